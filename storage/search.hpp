@@ -40,10 +40,15 @@ struct OrderBy {
   std::string key;
   bool ascending = true;
 };
+/// Parses run order_by entries ("<key> [ASC|DESC]", keys as in filters). Also lets experiment attribute keys
+/// through so the same call serves sort_experiments; sort_runs rejects them. Duplicate keys are an error.
 std::vector<OrderBy> parse_order_by(const std::vector<std::string>& order_by);
+/// Strict variant for experiments: only name, experiment_id, creation_time, last_update_time.
+std::vector<OrderBy> parse_experiment_order_by(const std::vector<std::string>& order_by);
 /// MLflow's order: the given keys (missing values last), then start_time DESC, then run_id ASC.
 void sort_runs(std::vector<Run>& runs, const std::vector<OrderBy>& order_by);
-/// MLflow SQL store default experiment order: creation_time DESC, then experiment_id DESC (check protocol/transcripts).
+/// MLflow SQL store order: with no order_by, creation_time DESC then experiment_id ASC; otherwise the given
+/// keys, then experiment_id DESC unless experiment_id is among them. Throws on keys experiments lack.
 void sort_experiments(std::vector<Experiment>& experiments, const std::vector<OrderBy>& order_by);
 
 /// Offset page tokens as the SQL store makes them: base64 of {"offset": N}. An invalid token throws

@@ -1,6 +1,7 @@
 #pragma once
 // MlflowClient: the explicit-id tracking API (mlflow.tracking.MlflowClient).
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -80,10 +81,34 @@ class MlflowClient {
   void log_batch(const std::string& run_id, const std::vector<Metric>& metrics = {},
                  const std::vector<Param>& params = {}, const std::vector<RunTag>& tags = {});
   std::vector<Metric> get_metric_history(const std::string& run_id, const std::string& key);
+  /// Waits until everything logged through this client is durable (see mlflow::flush). True when all of it
+  /// got there within the timeout.
+  bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   PagedList<Run> search_runs(const std::vector<std::string>& experiment_ids, const std::string& filter_string = "",
                              ViewType run_view_type = ViewType::ACTIVE_ONLY,
                              std::int64_t max_results = SEARCH_MAX_RESULTS_DEFAULT,
                              const std::vector<std::string>& order_by = {}, const std::string& page_token = "");
+
+  // ---- artifacts (files under the run's artifact_uri) ----
+  // Where they go follows the run's artifact_uri, as in MLflow: a local path or file:// URI (sqlite:/// stores)
+  // is written directly; mlflow-artifacts:/ goes through the tracking server's artifact proxy, http(s):// URIs
+  // are used directly; both stream files from and to disk. A run that exists only in the local spool (a server
+  // that was away) keeps its artifacts in the spool until `mlflow-cpp sync` uploads them.
+  // Artifact paths are relative, '/'-separated; "..", absolute paths, backslashes and '#' are refused with
+  // INVALID_PARAMETER_VALUE naming the path.
+
+  /// Uploads a file as `<artifact_path>/<file name>` (a directory: its contents under
+  /// `<artifact_path>/<directory name>`). artifact_path empty: the run's artifact root.
+  void log_artifact(const std::string& run_id, const std::string& local_path, const std::string& artifact_path = "");
+  /// Uploads every file under local_dir (recursively) below artifact_path, keeping the relative layout.
+  void log_artifacts(const std::string& run_id, const std::string& local_dir, const std::string& artifact_path = "");
+  /// Stores `text` as the artifact file `artifact_file` (e.g. "notes/summary.txt").
+  void log_text(const std::string& run_id, const std::string& text, const std::string& artifact_file);
+  /// The direct children of `path` (the artifact root when empty), sorted by path; paths are run-relative.
+  std::vector<FileInfo> list_artifacts(const std::string& run_id, const std::string& path = "");
+  /// Downloads the artifact file or directory `path` (everything when empty) to `dst_dir/<path>` and returns
+  /// that local path. dst_dir empty: a new temporary directory. dst_dir is created when missing.
+  std::string download_artifacts(const std::string& run_id, const std::string& path, const std::string& dst_dir = "");
 
  private:
   std::string tracking_uri_;

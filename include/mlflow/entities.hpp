@@ -96,6 +96,15 @@ struct Run {
   RunData data;
 };
 
+/// One entry of a run's artifact listing (MLflow's FileInfo): `path` is relative to the run's artifact root,
+/// e.g. "plots/loss.png"; directories have no size. A value type; thread-safe as a value.
+struct FileInfo {
+  std::string path;
+  bool is_dir = false;
+  std::optional<std::int64_t> file_size;
+  friend bool operator==(const FileInfo&, const FileInfo&) = default;
+};
+
 /// One page of results plus the token for the next page (empty when this is the last).
 /// A value type; thread-safe as a value.
 template <typename T>

@@ -2,6 +2,7 @@
 // The fluent API, like `import mlflow` in Python: a current tracking URI, a current experiment, and a
 // stack of active runs per thread.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -105,5 +106,16 @@ void log_metrics(const std::map<std::string, double>& metrics, std::optional<std
                  std::optional<std::int64_t> timestamp = std::nullopt);
 void set_tag(const std::string& key, const std::string& value);
 void set_tags(const std::map<std::string, std::string>& tags);
+
+/// Waits until everything logged so far into the current tracking URI's store is durable: in the SQLite
+/// file, or for a server in the local spool and, while the server answers, on the server. True when all of
+/// it got there within the timeout. end_run() and the end of an ActiveRun do this by themselves.
+bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+/// Artifacts of the active run (starting one when there is none), as MlflowClient::log_artifact,
+/// log_artifacts and log_text.
+void log_artifact(const std::string& local_path, const std::string& artifact_path = "");
+void log_artifacts(const std::string& local_dir, const std::string& artifact_path = "");
+void log_text(const std::string& text, const std::string& artifact_file);
 
 }  // namespace mlflow

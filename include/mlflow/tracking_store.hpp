@@ -65,7 +65,8 @@ class TrackingStore {
                                      const std::string& page_token = "") = 0;
 
   // ---- written once on top of log_batch ----
-  void log_metric(const std::string& run_id, const Metric& metric) { log_batch(run_id, {metric}, {}, {}); }
+  /// Virtual only so that a store with an asynchronous logger can queue one point without building a batch.
+  virtual void log_metric(const std::string& run_id, const Metric& metric) { log_batch(run_id, {metric}, {}, {}); }
   void log_param(const std::string& run_id, const Param& param) { log_batch(run_id, {}, {param}, {}); }
   void set_tag(const std::string& run_id, const RunTag& tag) { log_batch(run_id, {}, {}, {tag}); }
 };

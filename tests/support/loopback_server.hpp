@@ -24,6 +24,8 @@ struct RecordedRequest {
   std::multimap<std::string, std::string> query_all;
   std::map<std::string, std::string> headers;
   std::string body;
+  std::size_t connection_id = 0;  ///< 1-based number of the TCP connection it arrived on (keep-alive reuse checks)
+  int http_version = 11;          ///< 10 or 11
 };
 
 struct Response {
@@ -34,16 +36,20 @@ struct Response {
 };
 
 /// Faults applied to the next requests, consumed one per request (FIFO). Thread-safe to push while running.
+/// Whether the handler runs (and so whether server state changes) is part of each fault's contract.
 enum class Fault {
   none,
-  reset_before_response,   ///< read the request, then close the socket without answering
-  reset_mid_response,      ///< send status line + part of the body, then close
-  delay,                   ///< sleep `delay` before answering (to pass a client deadline)
-  status_503_retry_after,  ///< answer 503 with Retry-After: retry_after_seconds and a JSON error
-  status_500,              ///< answer 500 INTERNAL_ERROR JSON
-  malformed_json,          ///< answer 200 with a truncated JSON body
-  html_404,                ///< answer an HTML 404 page as Flask does
-  close_after_response,    ///< answer normally, then close the keep-alive connection (idle close)
+  reset_before_response,   ///< read the request, then reset the socket (RST) without answering; handler NOT called
+  reset_mid_response,      ///< handler called; send headers + half of the body (Content-Length of the whole), then
+                           ///< close (FIN): the client sees a truncated message and the server state did change
+  delay,                   ///< wait `delay` (asynchronously; other connections are served), then call the handler
+                           ///< and answer, even if the client gave up meanwhile
+  status_503_retry_after,  ///< answer 503 with Retry-After: retry_after_seconds and a JSON error; handler NOT called
+  status_500,              ///< answer 500 INTERNAL_ERROR JSON; handler NOT called
+  malformed_json,          ///< handler called; answer 200 application/json with its body cut in half (at least "{")
+  html_404,                ///< answer Flask's HTML 404 page; handler NOT called
+  close_after_response,    ///< handler called; answer normally (no `Connection: close`), then close (FIN) the
+                           ///< connection, as a server does with an idle keep-alive connection
 };
 
 struct FaultSpec {
@@ -56,12 +62,16 @@ struct FaultSpec {
 /// on every answer (MLflow 2.x via gunicorn closes; 3.x via uvicorn keeps alive).
 struct ServerOptions {
   bool tls = false;
-  std::string cert_pem;  ///< PEM text (not path) of the server certificate
+  std::string cert_pem;  ///< PEM text (not path) of the server certificate; empty with tls: one is made
   std::string key_pem;   ///< PEM text of its private key
   bool keep_alive = true;
+  /// Close a kept-alive connection that stays idle this long between requests (0: never), as uvicorn does.
+  std::chrono::milliseconds idle_timeout{0};
+  std::size_t max_body_bytes = 64u << 20;  ///< larger request bodies are answered 413 and the connection closed
 };
 
-/// The loopback server. Thread-safe: handler calls are serialised; faults and records may be read from tests.
+/// The loopback server. Thread-safe: handler calls are serialised (one I/O thread); faults and records may be
+/// pushed and read from tests while it runs.
 class LoopbackServer {
  public:
   using Handler = std::function<Response(const RecordedRequest&)>;
@@ -78,13 +88,19 @@ class LoopbackServer {
   std::vector<RecordedRequest> requests() const;  ///< every request received, in order
   void clear_requests();
   std::size_t connections_accepted() const;
-  /// Stop accepting and close everything (simulates the server going down); start() brings it back on the
-  /// same port.
+  std::size_t pending_faults() const;
+  void clear_faults();
+  /// The options in force (with the generated certificate when tls was asked without one).
+  const ServerOptions& options() const;
+  bool running() const;
+  /// Stop accepting and close everything (simulates the server going down: connects are then refused);
+  /// start() brings it back on the same port (SO_REUSEADDR). Both are idempotent and bounded.
   void stop();
   void start();
 
+  struct Impl;  ///< implementation detail (public only so that the .cpp's session types can name it)
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

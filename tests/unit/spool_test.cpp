@@ -1,0 +1,395 @@
+// The spool file: runs, items, watermarks, crash safety, several writers, and the run lock files.
+
+#include "storage/spool/spool.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mlflow/error.hpp"
+#include "storage/sqlite/database.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace mlflow::spool;
+
+/// A fresh directory under the system temp dir, removed with everything in it.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("mlflow-cpp-spool-test-" + new_local_id());
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+RunRecord make_run(const std::string& target = "http://127.0.0.1:5000") {
+  RunRecord r;
+  r.local_run_id = new_local_id();
+  r.target_uri = target;
+  r.experiment_name = "exp";
+  r.run_name = "brave-fox-1";
+  r.user_id = "alice";
+  r.start_time = 1700000000000;
+  return r;
+}
+
+ItemView metric(std::int64_t run_key, std::string_view key, double value, std::int64_t ts, std::int64_t step) {
+  ItemView v;
+  v.run_key = run_key;
+  v.kind = ItemKind::metric;
+  v.key = key;
+  v.value = value;
+  v.timestamp = ts;
+  v.step = step;
+  return v;
+}
+
+ItemView text_item(std::int64_t run_key, ItemKind kind, std::string_view key, std::string_view text) {
+  ItemView v;
+  v.run_key = run_key;
+  v.kind = kind;
+  v.key = key;
+  v.text = text;
+  return v;
+}
+
+TEST(Spool, creates_a_wal_file_with_its_format_version) {
+  TempDir dir;
+  { Spool spool(dir.file("spool.db")); }
+  mlflow::sqlite::Database db(dir.file("spool.db"));
+  mlflow::sqlite::Statement mode(db, "PRAGMA journal_mode");
+  ASSERT_TRUE(mode.step());
+  EXPECT_EQ(mode.get_text(0), "wal");
+  mlflow::sqlite::Statement version(db, "PRAGMA user_version");
+  ASSERT_TRUE(version.step());
+  EXPECT_EQ(version.get_int64(0), 1);
+}
+
+TEST(Spool, refuses_a_file_of_a_newer_format_and_leaves_it_alone) {
+  TempDir dir;
+  {
+    mlflow::sqlite::Database db(dir.file("spool.db"));
+    db.exec("PRAGMA user_version = 99");
+  }
+  try {
+    Spool spool(dir.file("spool.db"));
+    FAIL() << "expected MlflowError";
+  } catch (const mlflow::MlflowError& e) {
+    EXPECT_EQ(e.error_code(), mlflow::ErrorCode::INVALID_STATE);
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos);
+  }
+}
+
+TEST(Spool, finds_a_run_by_local_or_server_id) {
+  TempDir dir;
+  Spool spool(dir.file("spool.db"));
+  auto run = make_run();
+  const auto key = spool.add_run(run);
+  EXPECT_GT(key, 0);
+  auto found = spool.find_run(run.local_run_id);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->run_key, key);
+  EXPECT_EQ(found->experiment_name, "exp");
+  EXPECT_EQ(found->run_name, "brave-fox-1");
+  EXPECT_EQ(found->start_time, 1700000000000);
+  EXPECT_EQ(found->status, "RUNNING");
+  EXPECT_EQ(found->owner_pid, static_cast<std::int64_t>(getpid()));
+  EXPECT_FALSE(found->end_time);
+  EXPECT_EQ(found->display_id(), run.local_run_id);
+
+  spool.set_server_run_id(key, "abcdef0123456789abcdef0123456789");
+  found = spool.find_run("abcdef0123456789abcdef0123456789");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->local_run_id, run.local_run_id);
+  EXPECT_EQ(found->display_id(), "abcdef0123456789abcdef0123456789");
+  EXPECT_FALSE(spool.find_run(run.local_run_id, "http://other:1"));
+  EXPECT_TRUE(spool.find_run(run.local_run_id, "http://127.0.0.1:5000"));
+  EXPECT_FALSE(spool.find_run("nope"));
+}
+
+TEST(Spool, keeps_items_in_order_with_nan_and_infinities) {
+  TempDir dir;
+  Spool spool(dir.file("spool.db"));
+  auto run = make_run();
+  const auto key = spool.add_run(run);
+  const double inf = std::numeric_limits<double>::infinity();
+  spool.append({metric(key, "loss", 0.5, 10, 1), metric(key, "loss", std::nan(""), 11, 2),
+                metric(key, "loss", inf, 12, 3), metric(key, "loss", -inf, 13, -4),
+                text_item(key, ItemKind::param, "lr", "0.01"), text_item(key, ItemKind::tag, "t", "v"),
+                text_item(key, ItemKind::delete_tag, "t", "")});
+  const auto items = spool.read_items(key, 0, 100);
+  ASSERT_EQ(items.size(), 7u);
+  for (std::size_t i = 1; i < items.size(); ++i) EXPECT_GT(items[i].seq, items[i - 1].seq);
+  EXPECT_EQ(items[0].value, 0.5);
+  EXPECT_EQ(items[0].timestamp, 10);
+  EXPECT_EQ(items[0].step, 1);
+  EXPECT_TRUE(std::isnan(items[1].value));
+  EXPECT_EQ(items[2].value, inf);
+  EXPECT_EQ(items[3].value, -inf);
+  EXPECT_EQ(items[3].step, -4);
+  EXPECT_EQ(items[4].kind, ItemKind::param);
+  EXPECT_EQ(items[4].key, "lr");
+  EXPECT_EQ(items[4].text, "0.01");
+  EXPECT_EQ(items[5].kind, ItemKind::tag);
+  EXPECT_EQ(items[6].kind, ItemKind::delete_tag);
+  EXPECT_EQ(spool.pending_items(key), 7);
+  EXPECT_EQ(spool.read_items(key, items[2].seq, 2).size(), 2u);
+  EXPECT_EQ(spool.read_items(key, items[2].seq, 2)[0].seq, items[3].seq);
+}
+
+TEST(Spool, acknowledge_moves_the_watermark_and_forgets_delivered_items) {
+  TempDir dir;
+  Spool spool(dir.file("spool.db"));
+  auto run = make_run();
+  const auto key = spool.add_run(run);
+  std::vector<ItemView> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(metric(key, "m", i, i, i));
+  spool.append(batch);
+  const auto items = spool.read_items(key, 0, 100);
+  spool.mark_inflight(key, items[5].seq);
+  EXPECT_EQ(spool.get_run(key)->inflight_seq, items[5].seq);
+  EXPECT_EQ(spool.get_run(key)->acked_seq, 0);
+  spool.acknowledge(key, items[5].seq);
+  const auto after = spool.get_run(key);
+  EXPECT_EQ(after->acked_seq, items[5].seq);
+  EXPECT_EQ(spool.pending_items(key), 4);
+  const auto rest = spool.read_items(key, after->acked_seq, 100);
+  ASSERT_EQ(rest.size(), 4u);
+  EXPECT_EQ(rest[0].step, 6);
+  // A late, lower acknowledgement never moves the watermark back.
+  spool.acknowledge(key, items[2].seq);
+  EXPECT_EQ(spool.get_run(key)->acked_seq, items[5].seq);
+}
+
+TEST(Spool, sequence_numbers_never_repeat_after_delivered_items_are_deleted) {
+  TempDir dir;
+  Spool spool(dir.file("spool.db"));
+  auto run = make_run();
+  const auto key = spool.add_run(run);
+  spool.append({metric(key, "m", 1, 1, 1), metric(key, "m", 2, 2, 2)});
+  const auto first = spool.read_items(key, 0, 10);
+  spool.acknowledge(key, first.back().seq);
+  spool.append({metric(key, "m", 3, 3, 3)});
+  const auto second = spool.read_items(key, 0, 10);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_GT(second[0].seq, first.back().seq);
+}
+
+TEST(Spool, pending_runs_lists_what_still_has_to_reach_the_server) {
+  TempDir dir;
+  Spool spool(dir.file("spool.db"));
+  auto a = make_run();  // never created on the server
+  auto b = make_run();  // created, items pending
+  auto c = make_run();  // created, nothing pending, still running
+  auto d = make_run();  // created, ended, status not yet delivered
+  auto e = make_run();  // abandoned
+  for (auto* r : {&a, &b, &c, &d, &e}) spool.add_run(*r);
+  for (auto* r : {&b, &c, &d, &e}) spool.set_server_run_id(r->run_key, new_local_id());
+  spool.append({metric(b.run_key, "m", 1, 1, 1), metric(b.run_key, "m", 2, 2, 2)});
+  spool.set_terminal(d.run_key, "FINISHED", 1700000001000);
+  spool.append({metric(e.run_key, "m", 1, 1, 1)});
+  spool.set_last_error(e.run_key, "run deleted on the server", true);
+  const auto pending = spool.pending_runs();
+  std::vector<std::string> ids;
+  for (const auto& p : pending) ids.push_back(p.run.local_run_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{a.local_run_id, b.local_run_id, d.local_run_id}));
+  EXPECT_EQ(pending[1].pending_items, 2);
+  EXPECT_EQ(spool.pending_items_total(), 2);
+  const auto ended = spool.get_run(d.run_key);
+  EXPECT_EQ(ended->status, "FINISHED");
+  EXPECT_EQ(ended->end_time, 1700000001000);
+  EXPECT_TRUE(ended->terminal_requested);
+  spool.mark_terminal_synced(d.run_key, "FAILED", 1700000001000);  // not what is pending: stays pending
+  EXPECT_EQ(spool.pending_runs().size(), 3u);
+  spool.mark_terminal_synced(d.run_key, "FINISHED", 1700000001000);
+  EXPECT_EQ(spool.pending_runs().size(), 2u);
+  EXPECT_EQ(spool.get_run(e.run_key)->last_error, "run deleted on the server");
+}
+
+TEST(Spool, remembers_experiments_and_sync_watermarks) {
+  TempDir dir;
+  Spool spool(dir.file("spool.db"));
+  EXPECT_FALSE(spool.experiment_id_for("http://h:1", "exp"));
+  spool.remember_experiment("http://h:1", "exp", "7");
+  EXPECT_EQ(spool.experiment_id_for("http://h:1", "exp"), "7");
+  EXPECT_EQ(spool.experiment_name_for("http://h:1", "7"), "exp");
+  EXPECT_FALSE(spool.experiment_id_for("http://h:2", "exp"));
+
+  EXPECT_FALSE(spool.get_sync_state("/a.db", "r1", "http://h:1"));
+  SyncState s;
+  s.source = "/a.db";
+  s.source_run_id = "r1";
+  s.target_uri = "http://h:1";
+  s.server_run_id = "srv";
+  s.acked = 42;
+  s.inflight = 50;
+  s.meta_synced = true;
+  spool.put_sync_state(s);
+  const auto back = spool.get_sync_state("/a.db", "r1", "http://h:1");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->server_run_id, "srv");
+  EXPECT_EQ(back->acked, 42);
+  EXPECT_EQ(back->inflight, 50);
+  EXPECT_TRUE(back->meta_synced);
+  EXPECT_FALSE(back->terminal_synced);
+}
+
+TEST(Spool, two_connections_append_at_once_without_losing_anything) {
+  TempDir dir;
+  const std::string path = dir.file("spool.db");
+  Spool setup(path);
+  auto a = make_run();
+  auto b = make_run();
+  setup.add_run(a);
+  setup.add_run(b);
+  auto writer = [&](std::int64_t key) {
+    Spool spool(path);  // its own connection, as another process would have
+    for (int batch = 0; batch < 50; ++batch) {
+      std::vector<ItemView> items;
+      for (int i = 0; i < 100; ++i) items.push_back(metric(key, "m", batch * 100 + i, batch, batch * 100 + i));
+      spool.append(items);
+    }
+  };
+  std::thread ta(writer, a.run_key), tb(writer, b.run_key);
+  ta.join();
+  tb.join();
+  for (auto key : {a.run_key, b.run_key}) {
+    const auto items = setup.read_items(key, 0, 100000);
+    ASSERT_EQ(items.size(), 5000u);
+    for (int i = 0; i < 5000; ++i) EXPECT_EQ(items[static_cast<std::size_t>(i)].step, i);
+  }
+}
+
+TEST(Spool, survives_kill_9_of_a_writer_with_every_committed_batch_whole) {
+  TempDir dir;
+  const std::string path = dir.file("spool.db");
+  std::int64_t key = 0;
+  {
+    Spool spool(path);
+    auto run = make_run();
+    key = spool.add_run(run);
+  }
+  int progress[2];
+  ASSERT_EQ(pipe(progress), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(progress[0]);
+    Spool spool(path);
+    for (int batch = 0;; ++batch) {
+      std::vector<ItemView> items;
+      for (int i = 0; i < 100; ++i) items.push_back(metric(key, "m", i, batch, batch * 100 + i));
+      spool.append(items);
+      const int done = batch + 1;
+      if (write(progress[1], &done, sizeof(done)) != sizeof(done)) _exit(1);
+    }
+  }
+  close(progress[1]);
+  // Kill it at a random moment once it has committed a few batches.
+  std::mt19937 rng(std::random_device{}());
+  const int wait_for = 3 + static_cast<int>(rng() % 20);
+  int committed = 0;
+  while (committed < wait_for) {
+    int done = 0;
+    ASSERT_EQ(read(progress[0], &done, sizeof(done)), static_cast<ssize_t>(sizeof(done)));
+    committed = done;
+  }
+  std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  int done = 0;
+  while (read(progress[0], &done, sizeof(done)) == static_cast<ssize_t>(sizeof(done))) committed = done;
+  close(progress[0]);
+
+  Spool spool(path);
+  mlflow::sqlite::Database db(path);
+  mlflow::sqlite::Statement check(db, "PRAGMA integrity_check");
+  ASSERT_TRUE(check.step());
+  EXPECT_EQ(check.get_text(0), "ok");
+  const auto items = spool.read_items(key, 0, 10000000);
+  // Everything reported committed is there; at most the batch in flight at the kill more, and only whole.
+  EXPECT_GE(items.size(), static_cast<std::size_t>(committed) * 100);
+  EXPECT_LE(items.size(), static_cast<std::size_t>(committed + 1) * 100);
+  EXPECT_EQ(items.size() % 100, 0u);
+  for (std::size_t i = 0; i < items.size(); ++i) ASSERT_EQ(items[i].step, static_cast<std::int64_t>(i));
+}
+
+TEST(Spool, default_path_follows_the_environment) {
+  const char* old = std::getenv("MLFLOW_CPP_SPOOL_DIR");
+  const std::string saved = old != nullptr ? old : "";
+  setenv("MLFLOW_CPP_SPOOL_DIR", "/tmp/somewhere", 1);
+  EXPECT_EQ(Spool::default_path(), "/tmp/somewhere/spool.db");
+  unsetenv("MLFLOW_CPP_SPOOL_DIR");
+  const std::string home = std::getenv("HOME") != nullptr ? std::getenv("HOME") : ".";
+  if (std::getenv("XDG_DATA_HOME") == nullptr) {
+    EXPECT_EQ(Spool::default_path(), home + "/.local/share/mlflow-cpp/spool.db");
+  }
+  if (!saved.empty()) setenv("MLFLOW_CPP_SPOOL_DIR", saved.c_str(), 1);
+}
+
+TEST(FileLock, is_exclusive_across_processes_and_freed_by_kill_9) {
+  TempDir dir;
+  const std::string path = owner_lock_path(dir.file("spool.db"), "abc");
+  auto mine = FileLock::try_acquire(path);
+  ASSERT_TRUE(mine);
+  EXPECT_FALSE(FileLock::try_acquire(path));  // a second descriptor, even in this process, is refused
+
+  // A child cannot take it while we hold it.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(FileLock::try_acquire(path) ? 0 : 3);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  mine.reset();
+
+  // A child takes it and is killed: the lock is free again.
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto held = FileLock::try_acquire(path);
+    const char c = held ? 'y' : 'n';
+    if (write(ready[1], &c, 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  EXPECT_EQ(c, 'y');
+  EXPECT_FALSE(FileLock::try_acquire(path));
+  kill(child, SIGKILL);
+  waitpid(child, &status, 0);
+  close(ready[0]);
+  close(ready[1]);
+  EXPECT_TRUE(FileLock::acquire(path, 2000));
+}
+
+TEST(Spool, new_local_ids_are_32_hex_and_distinct) {
+  const auto a = new_local_id();
+  const auto b = new_local_id();
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_NE(a, b);
+  for (char ch : a) EXPECT_TRUE((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+}
+
+}  // namespace

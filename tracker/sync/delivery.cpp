@@ -1,0 +1,363 @@
+#include "tracker/sync/delivery.hpp"
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <span>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace mlflow::sync {
+
+namespace {
+
+/// The server is not answering: stop and try later.
+struct Unavailable {
+  std::string message;
+};
+/// The server run is gone (deleted, purged): nothing more can be delivered into it.
+struct RunGone {
+  std::string message;
+};
+
+constexpr std::size_t MAX_METRICS = 1000;
+constexpr std::size_t MAX_PARAMS_TAGS = 100;
+
+std::string_view kind_name(spool::ItemKind kind) {
+  switch (kind) {
+    case spool::ItemKind::metric: return "metric";
+    case spool::ItemKind::param: return "param";
+    case spool::ItemKind::tag: return "tag";
+    case spool::ItemKind::delete_tag: return "tag deletion";
+  }
+  return "item";
+}
+
+/// A metric value as a SQL-backed server keeps it, for comparing points.
+std::tuple<std::int64_t, std::int64_t, std::string, bool, double> point_key(const Metric& m) {
+  double v = m.value;
+  const bool nan = std::isnan(v);
+  if (nan) v = 0.0;
+  if (std::isinf(v)) v = v > 0 ? std::numeric_limits<double>::max() : -std::numeric_limits<double>::max();
+  return {m.timestamp, m.step, m.key, nan, v};
+}
+
+void warn(const DeliveryControl& control, const std::string& message) {
+  if (control.on_warning) {
+    try {
+      control.on_warning(message);
+    } catch (...) {
+    }
+  }
+}
+
+bool stop_requested(const DeliveryControl& control) { return control.should_stop && control.should_stop(); }
+
+/// Sends items (already a server-legal request) with log_batch; a refused request is split in halves until
+/// the items the server refuses are alone, so everything else still arrives.
+void send_items(TrackingStore& server, const std::string& server_run_id, std::span<const spool::Item* const> items,
+                DeliveryResult& result, const DeliveryControl& control, bool& run_checked) {
+  std::vector<Metric> metrics;
+  std::vector<Param> params;
+  std::vector<RunTag> tags;
+  for (const auto* it : items) {
+    switch (it->kind) {
+      case spool::ItemKind::metric:
+        metrics.push_back(Metric{it->key, it->value, it->timestamp, it->step});
+        break;
+      case spool::ItemKind::param:
+        params.push_back(Param{it->key, it->text});
+        break;
+      case spool::ItemKind::tag:
+        tags.push_back(RunTag{it->key, it->text});
+        break;
+      case spool::ItemKind::delete_tag:
+        break;  // never part of a batch
+    }
+  }
+  if (metrics.empty() && params.empty() && tags.empty()) return;
+  try {
+    server.log_batch(server_run_id, metrics, params, tags);
+    return;
+  } catch (const MlflowError& e) {
+    if (is_unavailable(e)) throw Unavailable{e.what()};
+    if (e.error_code() == ErrorCode::RESOURCE_DOES_NOT_EXIST) throw RunGone{e.what()};
+    if (!run_checked) {
+      // A deleted run refuses everything: say so once instead of refusing item by item.
+      try {
+        const Run run = server.get_run(server_run_id);
+        if (run.info.lifecycle_stage == "deleted") {
+          throw RunGone{"run " + server_run_id + " is deleted on the server (" + std::string(e.what()) + ")"};
+        }
+      } catch (const MlflowError& check) {
+        if (is_unavailable(check)) throw Unavailable{check.what()};
+        if (check.error_code() == ErrorCode::RESOURCE_DOES_NOT_EXIST) throw RunGone{check.what()};
+      }
+      run_checked = true;
+    }
+    if (items.size() == 1) {
+      ++result.items_rejected;
+      warn(control, "the server refused " + std::string(kind_name(items[0]->kind)) + " '" + items[0]->key +
+                        "' of run " + server_run_id + ": " + e.what());
+      return;
+    }
+    const std::size_t half = items.size() / 2;
+    send_items(server, server_run_id, items.subspan(0, half), result, control, run_checked);
+    send_items(server, server_run_id, items.subspan(half), result, control, run_checked);
+  }
+}
+
+void ensure_server_run(spool::Spool& spool, TrackingStore& server, spool::RunRecord& run, DeliveryResult& result) {
+  if (!run.server_run_id.empty()) return;
+  if (run.experiment_id.empty()) {
+    std::string id;
+    if (run.experiment_name.empty()) {
+      id = "0";
+    } else if (auto cached = spool.experiment_id_for(run.target_uri, run.experiment_name)) {
+      id = *cached;
+    } else {
+      id = find_or_create_experiment(server, run.experiment_name);
+      spool.remember_experiment(run.target_uri, run.experiment_name, id);
+    }
+    spool.set_experiment_id(run.run_key, id);
+    run.experiment_id = id;
+  }
+  // Looked up before creating: a create whose answer was lost has made the run already.
+  std::string server_run_id = find_run_by_local_id(server, run.experiment_id, run.local_run_id);
+  if (server_run_id.empty()) {
+    const Run created = server.create_run(run.experiment_id, run.user_id, run.start_time,
+                                          {RunTag{LOCAL_RUN_ID_TAG, run.local_run_id}}, run.run_name);
+    server_run_id = created.info.run_id;
+    result.created_run = true;
+  }
+  spool.set_server_run_id(run.run_key, server_run_id);
+  run.server_run_id = server_run_id;
+}
+
+}  // namespace
+
+bool is_unavailable(const MlflowError& error) {
+  const auto status = error.http_status();
+  if (!status) {
+    // No HTTP answer: connection refused, reset, timeout. Errors raised by the client itself before
+    // sending (a bad argument) are not "unavailable".
+    switch (error.error_code()) {
+      case ErrorCode::INVALID_PARAMETER_VALUE:
+      case ErrorCode::BAD_REQUEST:
+      case ErrorCode::MALFORMED_REQUEST:
+      case ErrorCode::INVALID_STATE:
+        return false;
+      default:
+        return true;
+    }
+  }
+  switch (*status) {
+    case 408:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      // A 500 MLflow error with a definite code is a refusal (e.g. INVALID_STATE); a bare 500 is trouble.
+      return !(*status == 500 && (error.error_code() == ErrorCode::INVALID_STATE ||
+                                  error.error_code() == ErrorCode::INVALID_PARAMETER_VALUE));
+    default:
+      return false;
+  }
+}
+
+std::string local_run_id_filter(std::string_view local_run_id) {
+  std::string value;
+  for (char c : local_run_id) {
+    if (c == '\'') value += '\\';
+    value += c;
+  }
+  return std::string("tags.`") + LOCAL_RUN_ID_TAG + "` = '" + value + "'";
+}
+
+std::string find_or_create_experiment(TrackingStore& server, const std::string& name) {
+  auto experiment = server.get_experiment_by_name(name);
+  if (!experiment) {
+    try {
+      return server.create_experiment(name);
+    } catch (const MlflowError& e) {
+      // Made by someone else between the lookup and the create.
+      if (e.error_code() != ErrorCode::RESOURCE_ALREADY_EXISTS) throw;
+      experiment = server.get_experiment_by_name(name);
+      if (!experiment) throw;
+    }
+  }
+  if (experiment->lifecycle_stage == "deleted") {
+    throw MlflowError(ErrorCode::INVALID_STATE,
+                      "The experiment '" + name + "' (id " + experiment->experiment_id +
+                          ") is deleted on the server. Restore it (mlflow experiments restore) or delete it for good "
+                          "(mlflow gc), then sync again.");
+  }
+  return experiment->experiment_id;
+}
+
+std::string find_run_by_local_id(TrackingStore& server, const std::string& experiment_id,
+                                 const std::string& local_run_id) {
+  const auto page = server.search_runs({experiment_id}, local_run_id_filter(local_run_id), ViewType::ALL, 10);
+  if (page.items.empty()) return {};
+  // Several would mean someone copied the tag; the oldest is the one made from this local run.
+  const Run* best = &page.items.front();
+  for (const auto& r : page.items) {
+    if (r.info.start_time < best->info.start_time) best = &r;
+  }
+  return best->info.run_id;
+}
+
+std::vector<Metric> metrics_missing_on_server(TrackingStore& server, const std::string& run_id,
+                                              const std::vector<Metric>& candidates) {
+  std::unordered_map<std::string, std::set<std::tuple<std::int64_t, std::int64_t, std::string, bool, double>>> known;
+  for (const auto& m : candidates) {
+    if (known.count(m.key) != 0) continue;
+    auto& points = known[m.key];
+    for (const auto& p : server.get_metric_history(run_id, m.key)) points.insert(point_key(p));
+  }
+  std::vector<Metric> missing;
+  for (const auto& m : candidates) {
+    if (known[m.key].count(point_key(m)) == 0) missing.push_back(m);
+  }
+  return missing;
+}
+
+DeliveryResult deliver_spooled_run(spool::Spool& spool, TrackingStore& server, std::int64_t run_key,
+                                   const DeliveryControl& control) {
+  DeliveryResult result;
+  auto record_error = [&](const std::string& message, bool abandoned) {
+    result.error = message;
+    try {
+      spool.set_last_error(run_key, message, abandoned);
+    } catch (...) {
+    }
+  };
+  try {
+    auto run = spool.get_run(run_key);
+    if (!run) {
+      result.status = DeliveryStatus::refused;
+      result.error = "no run with key " + std::to_string(run_key) + " in the spool";
+      return result;
+    }
+    ensure_server_run(spool, server, *run, result);
+    const std::string server_run_id = run->server_run_id;
+    std::int64_t acked = run->acked_seq;
+    // Items up to this seq were in a request whose answer never came back: they may be on the server.
+    std::int64_t uncertain_upto = run->inflight_seq > acked ? run->inflight_seq : 0;
+    const std::size_t per_request = std::min<std::size_t>(std::max<std::size_t>(control.items_per_request, 1), 1000);
+    bool run_checked = false;
+
+    for (;;) {
+      if (stop_requested(control)) {
+        result.status = DeliveryStatus::stopped;
+        return result;
+      }
+      const auto items = spool.read_items(run_key, acked, per_request);
+      if (items.empty()) break;
+
+      if (items.front().kind == spool::ItemKind::delete_tag) {
+        try {
+          server.delete_tag(server_run_id, items.front().key);
+        } catch (const MlflowError& e) {
+          if (is_unavailable(e)) throw Unavailable{e.what()};
+          // An absent tag answers RESOURCE_DOES_NOT_EXIST: already what was asked.
+          if (e.error_code() != ErrorCode::RESOURCE_DOES_NOT_EXIST) {
+            ++result.items_rejected;
+            warn(control, "the server refused to delete tag '" + items.front().key + "' of run " + server_run_id +
+                              ": " + e.what());
+          }
+        }
+        spool.acknowledge(run_key, items.front().seq);
+        acked = items.front().seq;
+        ++result.items_sent;
+        continue;
+      }
+
+      // The longest prefix that is one legal log-batch request.
+      std::vector<const spool::Item*> chunk;
+      std::unordered_set<std::string_view> param_keys;
+      std::size_t metrics = 0, params = 0, tags = 0;
+      for (const auto& it : items) {
+        if (it.kind == spool::ItemKind::delete_tag) break;
+        if (it.kind == spool::ItemKind::metric) {
+          if (metrics == MAX_METRICS) break;
+          ++metrics;
+        } else if (it.kind == spool::ItemKind::param) {
+          if (params == MAX_PARAMS_TAGS || !param_keys.insert(it.key).second) break;
+          ++params;
+        } else {
+          if (tags == MAX_PARAMS_TAGS) break;
+          ++tags;
+        }
+        chunk.push_back(&it);
+      }
+      const std::int64_t last = chunk.back()->seq;
+
+      std::vector<const spool::Item*> to_send = chunk;
+      if (uncertain_upto > 0 && chunk.front()->seq <= uncertain_upto) {
+        std::vector<Metric> candidates;
+        for (const auto* it : chunk) {
+          if (it->kind == spool::ItemKind::metric && it->seq <= uncertain_upto) {
+            candidates.push_back(Metric{it->key, it->value, it->timestamp, it->step});
+          }
+        }
+        std::vector<Metric> missing;
+        try {
+          missing = metrics_missing_on_server(server, server_run_id, candidates);
+        } catch (const MlflowError& e) {
+          if (is_unavailable(e)) throw Unavailable{e.what()};
+          throw;
+        }
+        std::set<std::tuple<std::int64_t, std::int64_t, std::string, bool, double>> wanted;
+        for (const auto& m : missing) wanted.insert(point_key(m));
+        to_send.clear();
+        for (const auto* it : chunk) {
+          if (it->kind == spool::ItemKind::metric && it->seq <= uncertain_upto &&
+              wanted.count(point_key(Metric{it->key, it->value, it->timestamp, it->step})) == 0) {
+            continue;  // already on the server
+          }
+          to_send.push_back(it);
+        }
+      }
+
+      spool.mark_inflight(run_key, last);
+      send_items(server, server_run_id, to_send, result, control, run_checked);
+      spool.acknowledge(run_key, last);
+      acked = last;
+      if (acked >= uncertain_upto) uncertain_upto = 0;
+      result.items_sent += static_cast<std::int64_t>(chunk.size());
+      if (control.on_progress) control.on_progress(static_cast<std::int64_t>(chunk.size()));
+    }
+
+    run = spool.get_run(run_key);
+    if (run && run->terminal_requested && !run->terminal_synced) {
+      try {
+        server.update_run_info(server_run_id, run_status_from_string(run->status), run->end_time, std::nullopt);
+      } catch (const MlflowError& e) {
+        if (is_unavailable(e)) throw Unavailable{e.what()};
+        if (e.error_code() == ErrorCode::RESOURCE_DOES_NOT_EXIST) throw RunGone{e.what()};
+        throw;
+      }
+      spool.mark_terminal_synced(run_key, run->status, run->end_time);
+    }
+    if (run && run->abandoned) spool.set_last_error(run_key, "", false);
+    result.status = DeliveryStatus::complete;
+  } catch (const Unavailable& u) {
+    result.status = DeliveryStatus::unavailable;
+    record_error(u.message, false);
+  } catch (const RunGone& g) {
+    result.status = DeliveryStatus::refused;
+    record_error(g.message, true);
+  } catch (const MlflowError& e) {
+    result.status = is_unavailable(e) ? DeliveryStatus::unavailable : DeliveryStatus::refused;
+    record_error(e.what(), false);
+  } catch (const std::exception& e) {
+    result.status = DeliveryStatus::unavailable;
+    record_error(e.what(), false);
+  }
+  return result;
+}
+
+}  // namespace mlflow::sync
