@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 bash scripts/deps.sh
 bash scripts/build.sh
 export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
-for program in sigmoid tanh relu backprop; do
+for program in sigmoid tanh relu backprop compare_activations; do
   echo "== ${program} =="
   build/bin/"${program}"
 done

@@ -140,7 +140,17 @@ bool truncate_long_values() {
        "'; it must be one of true, false, 1, 0 (case-insensitive). Fix or unset it (unset means true).");
 }
 
+// A value that is not UTF-8 would be stored as is by SQLite, where MLflow's Python readers then fail on the whole
+// run ("Could not decode to UTF-8"), and would make a server reject the JSON request; refuse it at the call.
+void check_utf8(const std::string& what, std::string_view text) {
+  if (const auto bad = detail::first_invalid_utf8(text)) {
+    fail(what + " is not valid UTF-8 (byte " + display_text(text.substr(*bad, 1)) + " at byte offset " +
+         std::to_string(*bad) + "). MLflow stores text as UTF-8; re-encode the value as UTF-8.");
+  }
+}
+
 std::string checked_value(std::string_view entity, std::string_view key, std::string_view value, std::size_t limit) {
+  check_utf8(std::string(entity) + " value for key " + quoted(key), value);
   const std::size_t length = utf8_length(value);
   if (length <= limit) return std::string(value);
   if (truncate_long_values()) return utf8_truncate(value, limit);
@@ -223,6 +233,7 @@ std::string validate_tag_value(std::string_view key, std::string_view value) {
 
 void validate_experiment_tag(const ExperimentTag& tag) {
   validate_tag_name(tag.key);
+  check_utf8("The value of experiment tag " + quoted(tag.key), tag.value);
   const std::size_t length = utf8_length(tag.value);
   if (length > MAX_EXPERIMENT_TAG_VAL_LENGTH) {
     fail("Tag value '" + display_text(tag.value, 40) + "' of experiment tag " + quoted(tag.key) + " had length " +
@@ -235,6 +246,7 @@ void validate_experiment_name(std::string_view name) {
   if (name.empty()) {
     fail("Invalid experiment name: ''. An experiment name must be a non-empty string.");
   }
+  check_utf8("Experiment name " + quoted(name), name);
   const std::size_t length = utf8_length(name);
   if (length > MAX_EXPERIMENT_NAME_LENGTH) {
     fail("'name' exceeds the maximum length of " + std::to_string(MAX_EXPERIMENT_NAME_LENGTH) +

@@ -12,6 +12,7 @@
 
 #include "mlflow/fluent.hpp"
 #include "mlflow/validation.hpp"
+#include "storage/utf8.hpp"
 #include "tracker/artifacts/artifact_paths.hpp"
 #include "tracker/artifacts/run_artifacts.hpp"
 
@@ -20,6 +21,15 @@ namespace {
 
 constexpr const char* kUserTag = "mlflow.user";
 constexpr const char* kRunNameTag = "mlflow.runName";
+
+// Run names are stored as given (runs.name and the mlflow.runName tag); like every other text they must be UTF-8.
+void validate_run_name(const std::string& name) {
+  if (const auto bad = detail::first_invalid_utf8(name)) {
+    throw MlflowError(ErrorCode::INVALID_PARAMETER_VALUE,
+                      "Run name '" + detail::display_text(name) + "' is not valid UTF-8 (byte offset " +
+                          std::to_string(*bad) + "). MLflow stores text as UTF-8; re-encode the name as UTF-8.");
+  }
+}
 
 void validate_max_results(std::int64_t max_results) {
   if (max_results < 1 || max_results > SEARCH_MAX_RESULTS_THRESHOLD) {
@@ -128,6 +138,7 @@ Run MlflowClient::create_run(const std::string& experiment_id, std::optional<std
   std::vector<RunTag> run_tags;
   run_tags.reserve(tags.size());
   for (const auto& [key, value] : tags) run_tags.push_back(validated_tag(key, value));
+  validate_run_name(run_name);
 
   if (const auto it = tags.find(kRunNameTag); it != tags.end() && !run_name.empty() && it->second != run_name) {
     throw MlflowError(ErrorCode::INVALID_PARAMETER_VALUE,
@@ -155,6 +166,7 @@ Run MlflowClient::get_run(const std::string& run_id) {
 RunInfo MlflowClient::update_run(const std::string& run_id, std::optional<RunStatus> status,
                                  const std::optional<std::string>& name) {
   validation::validate_run_id(run_id);
+  if (name) validate_run_name(*name);
   if (!status && !name) return store_->get_run(run_id).info;
   return store_->update_run_info(run_id, status, std::nullopt, name);
 }

@@ -16,6 +16,7 @@
 
 #include "mlflow/error.hpp"
 #include "mlflow/fluent.hpp"
+#include "storage/utf8.hpp"
 
 namespace mlflow::detail {
 namespace fs = std::filesystem;
@@ -24,6 +25,23 @@ namespace {
 std::string env_or_empty(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? std::string(v) : std::string();
+}
+
+// Tag values must be UTF-8 (validation refuses anything else). A program path or user name from the system may
+// hold other bytes; each invalid byte becomes U+FFFD, as Python's "replace" error handler does.
+std::string valid_utf8(const std::string& s) {
+  if (!first_invalid_utf8(s)) return s;
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t start = i;
+    if (next_code_point(s, i)) {
+      out.append(s, start, i - start);
+    } else {
+      out += "\xEF\xBF\xBD";
+    }
+  }
+  return out;
 }
 
 std::string trim(std::string_view s) {
@@ -234,6 +252,7 @@ std::map<std::string, std::string> resolve_system_tags() {
   if (const std::string context = env_or_empty("MLFLOW_RUN_CONTEXT"); !context.empty()) {
     for (auto& [key, value] : parse_run_context(context)) tags[key] = std::move(value);
   }
+  for (auto& entry : tags) entry.second = valid_utf8(entry.second);
   return tags;
 }
 

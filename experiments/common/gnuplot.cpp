@@ -75,11 +75,11 @@ void run_gnuplot(const std::string& script, const std::filesystem::path& work_di
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     // posix_spawnp reports a missing program as exit status 127 of the child.
     const bool missing = WIFEXITED(status) && WEXITSTATUS(status) == 127;
-    throw std::runtime_error(
-        "gnuplot failed on " + script_path.string() +
-        (missing ? std::string(": '" + program + "' was not found. Install gnuplot (Debian: apt-get install "
-                                                 "gnuplot-nox) or set MLFLOW_CPP_GNUPLOT.")
-                 : ": " + read_text(err_path)));
+    throw std::runtime_error("gnuplot failed on " + script_path.string() +
+                             (missing ? std::string(": '" + program +
+                                                    "' was not found. Install gnuplot (Debian: apt-get install "
+                                                    "gnuplot-nox) or set MLFLOW_CPP_GNUPLOT.")
+                                      : ": " + read_text(err_path)));
   }
 }
 

@@ -68,9 +68,12 @@ std::string shortest(double value) {
 
 std::string_view to_string(Activation activation) {
   switch (activation) {
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::tanh: return "tanh";
-    case Activation::relu: return "relu";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::tanh:
+      return "tanh";
+    case Activation::relu:
+      return "relu";
   }
   return "unknown";
 }
@@ -89,9 +92,12 @@ const std::vector<Activation>& all_activations() {
 
 double activate(Activation activation, double z) {
   switch (activation) {
-    case Activation::sigmoid: return sigmoid(z);
-    case Activation::tanh: return std::tanh(z);
-    case Activation::relu: return z > 0.0 ? z : 0.0;
+    case Activation::sigmoid:
+      return sigmoid(z);
+    case Activation::tanh:
+      return std::tanh(z);
+    case Activation::relu:
+      return z > 0.0 ? z : 0.0;
   }
   return z;
 }
@@ -106,7 +112,8 @@ double activate_derivative(Activation activation, double z) {
       const double t = std::tanh(z);
       return 1.0 - t * t;
     }
-    case Activation::relu: return z > 0.0 ? 1.0 : 0.0;
+    case Activation::relu:
+      return z > 0.0 ? 1.0 : 0.0;
   }
   return 1.0;
 }

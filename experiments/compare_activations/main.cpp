@@ -128,18 +128,24 @@ void write_file(const fs::path& path, const std::string& text) {
 
 const char* color_of(Activation a) {
   switch (a) {
-    case Activation::sigmoid: return "#1f77b4";
-    case Activation::tanh: return "#2ca02c";
-    case Activation::relu: return "#d62728";
+    case Activation::sigmoid:
+      return "#1f77b4";
+    case Activation::tanh:
+      return "#2ca02c";
+    case Activation::relu:
+      return "#d62728";
   }
   return "black";
 }
 
 const char* title_of(Activation a) {
   switch (a) {
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::tanh: return "tanh";
-    case Activation::relu: return "ReLU";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::tanh:
+      return "tanh";
+    case Activation::relu:
+      return "ReLU";
   }
   return "?";
 }
@@ -168,12 +174,12 @@ fs::path plot_activations(const fs::path& dir) {
   for (Activation a : all_activations()) {
     const std::string name = title_of(a);
     script += "set title " + gnuplot_quote(name) + "\n";
-    script += a == Activation::tanh ? "set yrange [-1.1:1.1]\n" : (a == Activation::relu ? "set yrange [-0.2:5]\n"
-                                                                                           : "set yrange [-0.1:1.1]\n");
+    script += a == Activation::tanh ? "set yrange [-1.1:1.1]\n"
+                                    : (a == Activation::relu ? "set yrange [-0.2:5]\n" : "set yrange [-0.1:1.1]\n");
     script += "plot 'activations.dat' using 1:" + std::to_string(column) + " with lines lw 2 lc rgb '" + color_of(a) +
-              "' title " + gnuplot_quote(name + "(z)") + ", \\\n     'activations.dat' using 1:" +
-              std::to_string(column + 1) + " with lines lw 2 dt 2 lc rgb '" + color_of(a) + "' title " +
-              gnuplot_quote(name + "'(z)") + "\n";
+              "' title " + gnuplot_quote(name + "(z)") +
+              ", \\\n     'activations.dat' using 1:" + std::to_string(column + 1) + " with lines lw 2 dt 2 lc rgb '" +
+              color_of(a) + "' title " + gnuplot_quote(name + "'(z)") + "\n";
     column += 2;
   }
   script += "unset multiplot\n";
@@ -272,17 +278,20 @@ int main(int argc, char** argv) {
   try {
     WorkDir work;
     const Dataset data = make_moons(static_cast<std::size_t>(config.samples), config.noise, config.seed);
-    const std::map<std::string, mlflow::ParamValue> shared_params{
-        {"learning_rate", config.learning_rate}, {"epochs", config.epochs},
-        {"hidden_units", config.hidden_units},   {"seed", static_cast<std::int64_t>(config.seed)},
-        {"samples", config.samples},             {"noise", config.noise},
-        {"dataset", "two_moons"}};
+    const std::map<std::string, mlflow::ParamValue> shared_params{{"learning_rate", config.learning_rate},
+                                                                  {"epochs", config.epochs},
+                                                                  {"hidden_units", config.hidden_units},
+                                                                  {"seed", static_cast<std::int64_t>(config.seed)},
+                                                                  {"samples", config.samples},
+                                                                  {"noise", config.noise},
+                                                                  {"dataset", "two_moons"}};
 
     mlflow::set_experiment(kExperimentName);
     mlflow::StartRunOptions parent_options;
     parent_options.run_name = "compare_activations";
-    parent_options.description = "sigmoid vs tanh vs ReLU in the hidden layer of the same network, same data, same "
-                                 "initial weights";
+    parent_options.description =
+        "sigmoid vs tanh vs ReLU in the hidden layer of the same network, same data, same "
+        "initial weights";
     mlflow::ActiveRun parent = mlflow::start_run(parent_options);
     mlflow::log_params(shared_params);
 
@@ -307,10 +316,10 @@ int main(int argc, char** argv) {
       mlflow::log_params(params);
 
       Mlp net = init_mlp(2, static_cast<std::size_t>(config.hidden_units), config.seed);
-      TrainingHistory history =
-          train(net, activation, data, config.learning_rate, config.epochs, [](int epoch, double loss, double accuracy) {
-            mlflow::log_metrics({{"loss", loss}, {"accuracy", accuracy}}, epoch);
-          });
+      TrainingHistory history = train(net, activation, data, config.learning_rate, config.epochs,
+                                      [](int epoch, double loss, double accuracy) {
+                                        mlflow::log_metrics({{"loss", loss}, {"accuracy", accuracy}}, epoch);
+                                      });
       mlflow::log_metrics({{"final_loss", history.loss.back()}, {"final_accuracy", history.accuracy.back()}},
                           config.epochs);
       if (const auto reached = first_epoch_reaching(history, 0.95)) {

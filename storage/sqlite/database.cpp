@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -37,6 +38,12 @@ std::string describe(sqlite3* db, int rc, const std::string& path, std::string_v
   const char* detail = (db != nullptr && sqlite3_extended_errcode(db) == rc) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   message += detail != nullptr ? detail : "unknown error";
   message += " (" + std::string(sqlite3_errstr(rc)) + ", code " + std::to_string(rc) + ")";
+  // For I/O failures SQLite's text is generic ("disk I/O error"); the system's reason says what to fix
+  // ("No space left on device", "File too large", "Permission denied").
+  const int primary = rc & 0xff;
+  if (db != nullptr && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN)) {
+    if (const int err = sqlite3_system_errno(db); err != 0) message += ": " + std::string(std::strerror(err));
+  }
   return message;
 }
 

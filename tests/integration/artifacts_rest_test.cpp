@@ -281,6 +281,7 @@ TEST(ArtifactsRest, fiftyMegabytesStreamBothWaysWithBoundedMemory) {
     f.client->log_artifact(f.run_id, big.string(), "blobs");
     // Reading the file whole would take one allocation of its size (or growing ones up to it).
     EXPECT_LT(probe.largest(), 4u << 20) << "largest allocation while uploading: " << probe.largest();
+    RecordProperty("largest_allocation_upload", std::to_string(probe.largest()));
   }
   const auto stored = f.server.artifact(f.root() + "/blobs/big.bin");
   ASSERT_TRUE(stored.has_value());
@@ -291,6 +292,7 @@ TEST(ArtifactsRest, fiftyMegabytesStreamBothWaysWithBoundedMemory) {
     AllocationProbe probe;
     f.client->download_artifacts(f.run_id, "blobs/big.bin", dst.string());
     EXPECT_LT(probe.largest(), 4u << 20) << "largest allocation while downloading: " << probe.largest();
+    RecordProperty("largest_allocation_download", std::to_string(probe.largest()));
   }
   EXPECT_TRUE(file_matches_pattern(dst / "blobs/big.bin", size));
 }

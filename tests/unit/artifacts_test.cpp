@@ -249,8 +249,7 @@ TEST(ArtifactsSqlite, missingLocalFileIsAClearError) {
 TEST(ArtifactsSqlite, fileUriArtifactLocationIsWrittenToo) {
   Fixture f;
   const fs::path location = f.dir.path() / "elsewhere with space";
-  const std::string experiment =
-      f.client.create_experiment("file-uri", "file://" + (location.string()));
+  const std::string experiment = f.client.create_experiment("file-uri", "file://" + (location.string()));
   const mlflow::Run run = f.client.create_run(experiment);
   EXPECT_EQ(run.info.artifact_uri.rfind("file://", 0), 0u) << run.info.artifact_uri;
   f.client.log_text(run.info.run_id, "via file uri", "f.txt");

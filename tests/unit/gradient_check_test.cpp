@@ -21,8 +21,7 @@ double relative_error(double analytic, double numeric) {
 }
 
 // Central difference of the loss along one parameter, reached through `slot`.
-double numeric_gradient(Mlp net, Activation activation, const Dataset& data,
-                        const std::function<double&(Mlp&)>& slot) {
+double numeric_gradient(Mlp net, Activation activation, const Dataset& data, const std::function<double&(Mlp&)>& slot) {
   constexpr double h = 1e-5;
   const double original = slot(net);
   slot(net) = original + h;
@@ -66,13 +65,17 @@ Check check_gradients(Activation activation) {
   };
   for (arma::uword i = 0; i < net.w1.n_rows; ++i)
     for (arma::uword j = 0; j < net.w1.n_cols; ++j)
-      compare(g.w1(i, j), [i, j](Mlp& m) -> double& { return m.w1(i, j); },
-              "w1(" + std::to_string(i) + "," + std::to_string(j) + ")");
+      compare(
+          g.w1(i, j), [i, j](Mlp& m) -> double& { return m.w1(i, j); },
+          "w1(" + std::to_string(i) + "," + std::to_string(j) + ")");
   for (arma::uword j = 0; j < net.b1.n_elem; ++j)
-    compare(g.b1(j), [j](Mlp& m) -> double& { return m.b1(j); }, "b1(" + std::to_string(j) + ")");
+    compare(
+        g.b1(j), [j](Mlp& m) -> double& { return m.b1(j); }, "b1(" + std::to_string(j) + ")");
   for (arma::uword j = 0; j < net.w2.n_elem; ++j)
-    compare(g.w2(j), [j](Mlp& m) -> double& { return m.w2(j); }, "w2(" + std::to_string(j) + ")");
-  compare(g.b2, [](Mlp& m) -> double& { return m.b2; }, "b2");
+    compare(
+        g.w2(j), [j](Mlp& m) -> double& { return m.w2(j); }, "w2(" + std::to_string(j) + ")");
+  compare(
+      g.b2, [](Mlp& m) -> double& { return m.b2; }, "b2");
   return check;
 }
 

@@ -30,8 +30,8 @@ bool contains_ci(std::string_view text, std::string_view needle) {
   for (std::size_t i = 0; i + needle.size() <= text.size(); ++i) {
     bool match = true;
     for (std::size_t j = 0; j < needle.size() && match; ++j) {
-      match = std::tolower(static_cast<unsigned char>(text[i + j])) ==
-              std::tolower(static_cast<unsigned char>(needle[j]));
+      match =
+          std::tolower(static_cast<unsigned char>(text[i + j])) == std::tolower(static_cast<unsigned char>(needle[j]));
     }
     if (match) return true;
   }
@@ -125,17 +125,17 @@ std::string guess_content_type(std::string_view file_name) {
   std::string ext(file_name.substr(dot + 1));
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
   // MLflow sends text/plain for the extensions it shows as text in the UI.
-  static const char* const text_like[] = {"txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties",
-                                          "prop", "hocon", "toml", "yaml", "yml", "xml", "json", "js", "py",
-                                          "py3", "csv", "tsv", "md", "rst", "mlmodel", "mlproject"};
+  static const char* const text_like[] = {
+      "txt", "log", "err",  "cfg", "conf", "cnf", "cf",  "ini", "properties", "prop", "hocon",   "toml",     "yaml",
+      "yml", "xml", "json", "js",  "py",   "py3", "csv", "tsv", "md",         "rst",  "mlmodel", "mlproject"};
   for (const char* t : text_like) {
     if (ext == t) return "text/plain";
   }
   static const std::pair<const char*, const char*> known[] = {
-      {"png", "image/png"},   {"jpg", "image/jpeg"},      {"jpeg", "image/jpeg"}, {"gif", "image/gif"},
-      {"svg", "image/svg+xml"}, {"bmp", "image/bmp"},     {"tif", "image/tiff"},  {"tiff", "image/tiff"},
-      {"html", "text/html"},  {"htm", "text/html"},       {"pdf", "application/pdf"},
-      {"gz", "application/gzip"}, {"zip", "application/zip"}, {"tar", "application/x-tar"}};
+      {"png", "image/png"},       {"jpg", "image/jpeg"},       {"jpeg", "image/jpeg"},     {"gif", "image/gif"},
+      {"svg", "image/svg+xml"},   {"bmp", "image/bmp"},        {"tif", "image/tiff"},      {"tiff", "image/tiff"},
+      {"html", "text/html"},      {"htm", "text/html"},        {"pdf", "application/pdf"}, {"gz", "application/gzip"},
+      {"zip", "application/zip"}, {"tar", "application/x-tar"}};
   for (const auto& [e, type] : known) {
     if (ext == e) return type;
   }

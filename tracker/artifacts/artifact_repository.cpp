@@ -45,9 +45,9 @@ class LocalArtifactRepository final : public ArtifactRepository {
     fs::create_directories(target.parent_path(), ec);
     if (ec) throw io_error("Cannot create the artifact directory " + target.parent_path().string(), ec);
     if (fs::is_directory(target, ec)) {
-      throw MlflowError(ErrorCode::INVALID_PARAMETER_VALUE,
-                        "Cannot store artifact '" + artifact_file + "': " + target.string() +
-                            " is a directory. Choose another artifact path.");
+      throw MlflowError(ErrorCode::INVALID_PARAMETER_VALUE, "Cannot store artifact '" + artifact_file +
+                                                                "': " + target.string() +
+                                                                " is a directory. Choose another artifact path.");
     }
     // Copy under a private name, then rename: readers (the UI, a sync uploading the directory) never see a
     // half-written file under the final name.
@@ -220,9 +220,9 @@ fs::path local_path_from_uri(const std::string& uri) {
     const auto slash = rest.find('/');
     const std::string_view host = rest.substr(0, slash);
     if (!host.empty() && host != "localhost") {
-      throw MlflowError(ErrorCode::INVALID_PARAMETER_VALUE,
-                        "The artifact URI '" + uri + "' names the remote host '" + std::string(host) +
-                            "'; file URIs must be local (file:///path).");
+      throw MlflowError(ErrorCode::INVALID_PARAMETER_VALUE, "The artifact URI '" + uri + "' names the remote host '" +
+                                                                std::string(host) +
+                                                                "'; file URIs must be local (file:///path).");
     }
     rest = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
   }
@@ -235,6 +235,16 @@ std::unique_ptr<ArtifactRepository> make_local_repository(const fs::path& root) 
 
 std::unique_ptr<ArtifactRepository> open_artifact_repository(const std::string& artifact_uri,
                                                              const std::string& tracking_uri) {
+  const std::string scheme = sqlite::uri_scheme(artifact_uri);
+  // The environment is read only where a transport is needed (a malformed variable must not break local files).
+  const bool remote = scheme == "mlflow-artifacts" || scheme == "http" || scheme == "https";
+  return open_artifact_repository(artifact_uri, tracking_uri,
+                                  remote ? transport::Options::from_env() : transport::Options{});
+}
+
+std::unique_ptr<ArtifactRepository> open_artifact_repository(const std::string& artifact_uri,
+                                                             const std::string& tracking_uri,
+                                                             const transport::Options& options) {
   if (artifact_uri.empty()) {
     throw MlflowError(ErrorCode::INVALID_STATE,
                       "The run has no artifact location (empty artifact_uri), so it cannot hold artifacts.");
@@ -246,8 +256,8 @@ std::unique_ptr<ArtifactRepository> open_artifact_repository(const std::string& 
     if (root.is_relative()) root = fs::absolute(root, ec);
     return make_local_repository(root);
   }
-  if (scheme == "mlflow-artifacts") return make_mlflow_artifacts_repository(artifact_uri, tracking_uri);
-  if (scheme == "http" || scheme == "https") return make_http_repository(artifact_uri);
+  if (scheme == "mlflow-artifacts") return make_mlflow_artifacts_repository(artifact_uri, tracking_uri, options);
+  if (scheme == "http" || scheme == "https") return make_http_repository(artifact_uri, options);
   throw MlflowError(ErrorCode::NOT_IMPLEMENTED,
                     "The run's artifact location '" + artifact_uri + "' uses the scheme '" + scheme +
                         "', which mlflow-cpp cannot write (it supports local paths, file://, mlflow-artifacts:/ "

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mlflow/entities.hpp"
+#include "tracker/transport/options.hpp"
 
 namespace mlflow::artifacts {
 
@@ -57,6 +58,10 @@ class ArtifactRepository {
 /// HTTP transport options (auth, TLS, timeouts, retries) come from the environment, as for the tracking store.
 std::unique_ptr<ArtifactRepository> open_artifact_repository(const std::string& artifact_uri,
                                                              const std::string& tracking_uri);
+/// The same with explicit HTTP transport options (used only for mlflow-artifacts: and http(s):// URIs).
+std::unique_ptr<ArtifactRepository> open_artifact_repository(const std::string& artifact_uri,
+                                                             const std::string& tracking_uri,
+                                                             const transport::Options& options);
 
 /// A local directory as an artifact root (what sqlite:/// stores use). Files are copied under a temporary name
 /// in the destination directory and renamed into place.

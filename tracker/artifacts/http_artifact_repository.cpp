@@ -21,7 +21,7 @@ constexpr std::string_view kProxyMarker = "/mlflow-artifacts/artifacts";
 struct SplitUrl {
   std::string scheme;  // lower-case
   std::string netloc;
-  std::string path;    // from the first '/' after the netloc, without query or fragment
+  std::string path;  // from the first '/' after the netloc, without query or fragment
 };
 
 SplitUrl split_url(const std::string& uri) {
@@ -59,8 +59,8 @@ std::string encode_lenient(std::string_view path) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : path) {
-    const bool allowed = std::isalnum(c) != 0 || std::string_view("-._~!$&'()*+,;=:@/%").find(static_cast<char>(c)) !=
-                                                     std::string_view::npos;
+    const bool allowed = std::isalnum(c) != 0 ||
+                         std::string_view("-._~!$&'()*+,;=:@/%").find(static_cast<char>(c)) != std::string_view::npos;
     if (allowed) {
       out += static_cast<char>(c);
     } else {
@@ -82,18 +82,29 @@ std::string snippet(std::string_view body) {
 
 ErrorCode code_for_status(int status) {
   switch (status) {
-    case 400: return ErrorCode::BAD_REQUEST;
-    case 401: return ErrorCode::UNAUTHENTICATED;
-    case 403: return ErrorCode::PERMISSION_DENIED;
-    case 404: return ErrorCode::RESOURCE_DOES_NOT_EXIST;
-    case 405: return ErrorCode::ENDPOINT_NOT_FOUND;
-    case 408: return ErrorCode::DEADLINE_EXCEEDED;
-    case 429: return ErrorCode::REQUEST_LIMIT_EXCEEDED;
-    case 501: return ErrorCode::NOT_IMPLEMENTED;
+    case 400:
+      return ErrorCode::BAD_REQUEST;
+    case 401:
+      return ErrorCode::UNAUTHENTICATED;
+    case 403:
+      return ErrorCode::PERMISSION_DENIED;
+    case 404:
+      return ErrorCode::RESOURCE_DOES_NOT_EXIST;
+    case 405:
+      return ErrorCode::ENDPOINT_NOT_FOUND;
+    case 408:
+      return ErrorCode::DEADLINE_EXCEEDED;
+    case 429:
+      return ErrorCode::REQUEST_LIMIT_EXCEEDED;
+    case 501:
+      return ErrorCode::NOT_IMPLEMENTED;
     case 502:
-    case 503: return ErrorCode::TEMPORARILY_UNAVAILABLE;
-    case 504: return ErrorCode::DEADLINE_EXCEEDED;
-    default: return status >= 500 ? ErrorCode::INTERNAL_ERROR : ErrorCode::BAD_REQUEST;
+    case 503:
+      return ErrorCode::TEMPORARILY_UNAVAILABLE;
+    case 504:
+      return ErrorCode::DEADLINE_EXCEEDED;
+    default:
+      return status >= 500 ? ErrorCode::INTERNAL_ERROR : ErrorCode::BAD_REQUEST;
   }
 }
 
@@ -118,10 +129,9 @@ class HttpArtifactRepository final : public ArtifactRepository {
   std::vector<FileInfo> list(const std::string& dir) override {
     const auto marker = root_.find(kProxyMarker);
     if (marker == std::string::npos) {
-      throw MlflowError(ErrorCode::NOT_IMPLEMENTED,
-                        "Cannot list the artifacts at " + shown_ +
-                            ": listing needs an MLflow artifact proxy URL (one containing "
-                            "/mlflow-artifacts/artifacts).");
+      throw MlflowError(ErrorCode::NOT_IMPLEMENTED, "Cannot list the artifacts at " + shown_ +
+                                                        ": listing needs an MLflow artifact proxy URL (one containing "
+                                                        "/mlflow-artifacts/artifacts).");
     }
     const std::string endpoint = root_.substr(0, marker + kProxyMarker.size());
     std::string tail = percent_decode(root_.substr(marker + kProxyMarker.size()));
@@ -171,7 +181,9 @@ class HttpArtifactRepository final : public ArtifactRepository {
   std::string describe() const override { return shown_; }
 
  private:
-  std::string file_target(const std::string& artifact_file) const { return root_ + "/" + encode_url_path(artifact_file); }
+  std::string file_target(const std::string& artifact_file) const {
+    return root_ + "/" + encode_url_path(artifact_file);
+  }
 
   MlflowError error_for(const std::string& action, const transport::Response& response) const {
     const std::string gave_up = response.gave_up_reason.empty() ? "" : " (" + response.gave_up_reason + ")";

@@ -51,6 +51,11 @@ bool has_spooled_artifacts(const std::string& spool_path, std::string_view local
 
 SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, TrackingStore& server,
                                                const spool::RunRecord& run) {
+  return upload_spooled_artifacts(spool_path, server, run, transport::Options::from_env());
+}
+
+SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, TrackingStore& server,
+                                               const spool::RunRecord& run, const transport::Options& options) {
   SpooledArtifactUpload result;
   const fs::path dir = spooled_artifact_dir(spool_path, run.local_run_id);
   std::error_code ec;
@@ -64,7 +69,10 @@ SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, Tr
     if (is_temporary_name(it->path().filename().string())) continue;
     files.emplace_back(it->path().lexically_relative(dir).generic_string(), it->path());
   }
-  if (ec) throw MlflowError(ErrorCode::IO_ERROR, "Cannot read the spooled artifacts in " + dir.string() + ": " + ec.message());
+  if (ec) {
+    throw MlflowError(ErrorCode::IO_ERROR,
+                      "Cannot read the spooled artifacts in " + dir.string() + ": " + ec.message());
+  }
   if (files.empty()) {
     fs::remove_all(dir, ec);
     return result;
@@ -75,7 +83,7 @@ SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, Tr
   }
   std::sort(files.begin(), files.end());
   const Run server_run = server.get_run(run.server_run_id);
-  auto repository = open_artifact_repository(server_run.info.artifact_uri, run.target_uri);
+  auto repository = open_artifact_repository(server_run.info.artifact_uri, run.target_uri, options);
   for (const auto& [relative, local] : files) {
     const std::string artifact_file = normalize_artifact_path(relative, "spooled artifact");
     const auto size = fs::file_size(local, ec);
@@ -91,7 +99,8 @@ SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, Tr
     std::error_code stat_ec;
     if (it->is_directory(stat_ec)) dirs.push_back(it->path());
   }
-  std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) { return a.native().size() > b.native().size(); });
+  std::sort(dirs.begin(), dirs.end(),
+            [](const fs::path& a, const fs::path& b) { return a.native().size() > b.native().size(); });
   for (const auto& d : dirs) fs::remove(d, ec);  // only succeeds when empty
   fs::remove(dir, ec);
   return result;

@@ -12,6 +12,7 @@
 #include "mlflow/tracking_store.hpp"
 #include "storage/spool/spool.hpp"
 #include "tracker/artifacts/artifact_repository.hpp"
+#include "tracker/transport/options.hpp"
 
 namespace mlflow::artifacts {
 
@@ -40,7 +41,11 @@ struct SpooledArtifactUpload {
 /// throws MlflowError and leaves the files not yet uploaded for the next call; uploading a file again only
 /// overwrites it with the same bytes, so an interrupted call is safe to repeat. Nothing to do: returns zeros
 /// without asking the server anything.
+/// HTTP transport options from the environment (MLFLOW_HTTP_REQUEST_*, MLFLOW_TRACKING_*).
 SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, TrackingStore& server,
                                                const spool::RunRecord& run);
+/// The same with explicit transport options (e.g. the background uploader's short timeouts).
+SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, TrackingStore& server,
+                                               const spool::RunRecord& run, const transport::Options& options);
 
 }  // namespace mlflow::artifacts

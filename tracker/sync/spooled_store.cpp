@@ -126,8 +126,10 @@ SpooledStore::~SpooledStore() {
       if (it == reported_pending_.end() || it->second != left) news = true;
     }
     if (runs > 0 && news) {
-      message(std::to_string(items) + " logged items of " + std::to_string(runs) + " run(s) have not reached " + uri_ +
-              " yet; they are kept in " + spool_path_ + " and `mlflow-cpp sync` will deliver them");
+      const std::string what = items > 0 ? std::to_string(items) + " logged items of " + std::to_string(runs) + " run(s)"
+                                         : std::to_string(runs) + " run(s) (their creation or end)";
+      message(what + " have not reached " + uri_ + " yet; they are kept in " + spool_path_ +
+              " and `mlflow-cpp sync` will deliver them");
     }
   } catch (...) {
   }
