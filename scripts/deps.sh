@@ -6,6 +6,7 @@ MLFLOW_CPP_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libarmadillo-dev libsqlite3-dev sqlite3 libgtest-dev libssl-dev openssl
   libbenchmark-dev libcli11-dev gnuplot-nox
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${MLFLOW_CPP_PACKAGES[@]}"; do

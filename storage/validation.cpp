@@ -79,6 +79,8 @@ std::string posix_normpath(std::string_view path) {
 }
 
 void check_key_length(std::string_view label, std::string_view key) {
+  // A string never has more code points than bytes: short keys need no decoding (the log_metric hot path).
+  if (key.size() <= MAX_ENTITY_KEY_LENGTH) return;
   const std::size_t length = utf8_length(key);
   if (length > MAX_ENTITY_KEY_LENGTH) {
     fail(std::string(label) + " " + quoted(key) + " had length " + std::to_string(length) +
@@ -87,8 +89,22 @@ void check_key_length(std::string_view label, std::string_view key) {
   }
 }
 
+// True for the usual key: non-empty ASCII of allowed characters without '/', which normpath leaves unchanged,
+// so every check of validate_key_shape passes. Lets the hot path skip UTF-8 decoding and the path split.
+bool is_plain_ascii_key(std::string_view key) {
+  if (key.empty() || key == "." || key.starts_with("..")) return false;
+  for (const char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '.' || c == '-' || c == ' ' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Everything but the length, which MLflow checks last. label is "Metric name", "Param name" or "Tag name".
 void validate_key_shape(std::string_view label, std::string_view key) {
+  if (is_plain_ascii_key(key)) return;
   const std::string what = std::string(label) + " \"" + display_text(key) + "\"";
   if (key.empty()) {
     std::string noun(label.substr(0, label.find(' ')));  // "Metric name" -> "metric"
@@ -168,8 +184,17 @@ bool matches_id_pattern(std::string_view id, std::size_t max_rest) {
   std::size_t i = 1;
   std::size_t rest = 0;
   while (i < id.size()) {
-    const auto cp = detail::next_code_point(id, i);
-    if (!cp || !(detail::is_word_code_point(*cp) || *cp == '-')) return false;
+    const auto c = static_cast<unsigned char>(id[i]);
+    if (c < 0x80) {
+      // ASCII without decoding (run ids are checked on every log call).
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+        return false;
+      }
+      ++i;
+    } else {
+      const auto cp = detail::next_code_point(id, i);
+      if (!cp || !detail::is_word_code_point(*cp)) return false;
+    }
     if (++rest > max_rest) return false;
   }
   return true;

@@ -55,6 +55,9 @@ MlflowClient& client_for(const std::string& uri) {
 struct StackEntry {
   RunInfo info;
   std::string tracking_uri;
+  /// client_for(tracking_uri), kept so that log_metric skips the cache lookup and its lock (cached clients live
+  /// until the process exits).
+  MlflowClient* client = nullptr;
 };
 
 struct ThreadRuns {
@@ -268,7 +271,7 @@ RunInfo start_run_on_stack(const StartRunOptions& options) {
 
   RunInfo info = existing_run_id.empty() ? create_new_run(client, runs, options)
                                          : resume_run(client, existing_run_id, options);
-  runs.stack.push_back(StackEntry{info, uri});
+  runs.stack.push_back(StackEntry{info, uri, &client});
   return info;
 }
 
@@ -421,8 +424,7 @@ void log_params(const std::map<std::string, ParamValue>& params) {
 void log_metric(const std::string& key, double value, std::optional<std::int64_t> step,
                 std::optional<std::int64_t> timestamp) {
   const StackEntry& run = get_or_start_run();  // not copied: the hot path must not allocate
-  client_for(run.tracking_uri).log_metric(run.info.run_id, key, value, timestamp ? *timestamp : now_ms(),
-                                          step.value_or(0));
+  run.client->log_metric(run.info.run_id, key, value, timestamp ? *timestamp : now_ms(), step.value_or(0));
 }
 
 void log_metrics(const std::map<std::string, double>& metrics, std::optional<std::int64_t> step,

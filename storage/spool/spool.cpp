@@ -120,6 +120,21 @@ Spool::Spool(const std::string& path) : path_(path) {
                           "). Use the mlflow-cpp that wrote it to sync it, or set MLFLOW_CPP_SPOOL_DIR to another "
                           "directory.");
   }
+  if (version == 0) {
+    // Tables other than the spool's in a file of format 0 mean another program's database (an MLflow tracking
+    // store given as the spool, ...): refuse it before anything (WAL mode included) changes the file. The
+    // spool's own tables may be there already: another process may have just created them.
+    Statement st(*db_,
+                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('spool_runs', 'spool_items', "
+                 "'spool_experiments', 'sync_state', 'sqlite_sequence') ORDER BY name LIMIT 4");
+    std::string names;
+    while (st.step()) names += (names.empty() ? "" : ", ") + st.get_text(0);
+    if (!names.empty()) {
+      throw MlflowError(ErrorCode::INVALID_STATE,
+                        "The file '" + path + "' is not an mlflow-cpp spool: it holds tables of another program (" +
+                            names + "). It was left untouched. Point MLFLOW_CPP_SPOOL_DIR at a directory of its own.");
+    }
+  }
   // WAL lets the uploader read while the logger writes, and a commit costs no fsync of the main file.
   {
     Statement st(*db_, "PRAGMA journal_mode=WAL");
@@ -385,7 +400,7 @@ void Spool::mark_inflight(std::int64_t run_key, std::int64_t seq) {
                    [&](void* s) { static_cast<Statement*>(s)->bind(2, seq); });
 }
 
-void Spool::acknowledge(std::int64_t run_key, std::int64_t seq) {
+void Spool::acknowledge(std::int64_t run_key, std::int64_t seq, bool purge) {
   std::lock_guard lock(mutex_);
   Transaction tx(*db_, Transaction::Mode::immediate);
   {
@@ -395,12 +410,22 @@ void Spool::acknowledge(std::int64_t run_key, std::int64_t seq) {
     st->bind(1, run_key).bind(2, seq);
     st->run();
   }
-  {
+  if (purge) {
     // Delivered items are not kept: the spool stays as small as what is still pending.
     auto st = db_->cached("DELETE FROM spool_items WHERE run_key = ? AND seq <= ?");
     st->bind(1, run_key).bind(2, seq);
     st->run();
   }
+  tx.commit();
+}
+
+void Spool::purge_acknowledged(std::int64_t run_key) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*db_, Transaction::Mode::immediate);
+  auto st = db_->cached(
+      "DELETE FROM spool_items WHERE run_key = ?1 AND seq <= (SELECT acked_seq FROM spool_runs WHERE run_key = ?1)");
+  st->bind(1, run_key);
+  st->run();
   tx.commit();
 }
 

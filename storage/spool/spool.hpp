@@ -139,8 +139,11 @@ class Spool {
   std::int64_t pending_items_total(std::string_view target_uri = {});
   /// Notes that a request holding the run's items up to `seq` is about to be sent.
   void mark_inflight(std::int64_t run_key, std::int64_t seq);
-  /// The server acknowledged every item up to `seq`: the watermark moves and those items are deleted.
-  void acknowledge(std::int64_t run_key, std::int64_t seq);
+  /// The server acknowledged every item up to `seq`: the watermark moves and, with `purge`, those items are
+  /// deleted (else purge_acknowledged() deletes them later, in one go).
+  void acknowledge(std::int64_t run_key, std::int64_t seq, bool purge = true);
+  /// Deletes the items of a run at or below its watermark.
+  void purge_acknowledged(std::int64_t run_key);
 
   /// Runs with anything left to deliver (items, creation or terminal status), with their item counts.
   std::vector<RunSummary> pending_runs(std::string_view target_uri = {});

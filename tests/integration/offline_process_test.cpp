@@ -17,6 +17,8 @@
 #include "integration/offline_support.hpp"
 #include "mlflow/client.hpp"
 #include "storage/spool/spool.hpp"
+#include "storage/sqlite/database.hpp"
+#include "storage/sqlite/sqlite_store.hpp"
 #include "support/fake_mlflow_server.hpp"
 #include "tracker/logging/logging_store.hpp"
 #include "tracker/rest/rest_store.hpp"
@@ -245,6 +247,23 @@ TEST(OfflineProcess, sync_leaves_a_run_still_being_written_alone_unless_asked) {
   EXPECT_EQ(w.server.runs().size(), 1u);
 }
 
+TEST(OfflineProcess, sync_with_the_server_still_away_fails_fast_and_keeps_everything) {
+  World w;
+  w.server.loopback().stop();
+  for (const char* name : {"first", "second"}) {
+    auto child = w.logger({"--points", "50", "--name", name});
+    ASSERT_EQ(child->wait(60s), 0) << child->stderr_text();
+  }
+  std::string out;
+  EXPECT_EQ(w.sync({}, &out), 1) << out;
+  EXPECT_NE(out.find("did not answer"), std::string::npos) << out;
+  EXPECT_NE(out.find("not tried"), std::string::npos) << out;  // the second run does not wait out the server again
+  EXPECT_NE(out.find("2 failed"), std::string::npos) << out;
+  restart(w.server);
+  ASSERT_EQ(w.sync({}, &out), 0) << out;
+  EXPECT_EQ(w.server.runs().size(), 2u);
+}
+
 TEST(OfflineProcess, dry_run_lists_and_sends_nothing) {
   World w;
   w.server.loopback().stop();
@@ -359,6 +378,38 @@ TEST(OfflineProcess, sync_from_an_mlflow_sqlite_file_copies_runs_exactly_once_an
   EXPECT_TRUE(has_exactly_points(w.server, running[0].info.run_id, "loss", 1200));
   EXPECT_EQ(w.server.run(running[0].info.run_id)->info.status, RunStatus::KILLED);
   EXPECT_EQ(w.server.runs().size(), 2u);
+}
+
+TEST(OfflineProcess, kill_9_of_a_program_logging_into_a_sqlite_file_keeps_the_file_whole) {
+  World w;
+  const std::string file = w.dir.file("crash.db");
+  std::mt19937 rng(std::random_device{}());
+  auto env = w.env();
+  Child child(CHILD, {"--uri", "sqlite:///" + file, "--points", "50000", "--flush-every", "500", "--sleep-us", "10"},
+              env);
+  const std::string run_id = run_id_of(child);
+  ASSERT_FALSE(run_id.empty()) << child.stderr_text();
+  const int kill_after = 1 + static_cast<int>(rng() % 10);
+  int flushed = 0;
+  for (int i = 0; i < kill_after; ++i) {
+    const auto line = child.wait_for_line("FLUSHED ", 30s);
+    ASSERT_TRUE(line) << child.stderr_text();
+    flushed = std::stoi(line->substr(8));
+  }
+  std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20000));
+  child.kill9();
+
+  sqlite::SqliteStore store("sqlite:///" + file);  // opening rolls back what the kill left half-done
+  const auto history = store.get_metric_history(run_id, "loss");
+  ASSERT_GE(static_cast<int>(history.size()), flushed) << "points flushed before the kill are lost";
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    ASSERT_EQ(history[i].step, static_cast<std::int64_t>(i)) << "a point is missing or stored twice";
+    ASSERT_EQ(history[i].value, point_value(static_cast<int>(i)));
+  }
+  sqlite::Database db(file);
+  sqlite::Statement check(db, "PRAGMA integrity_check");
+  ASSERT_TRUE(check.step());
+  EXPECT_EQ(check.get_text(0), "ok");
 }
 
 TEST(OfflineProcess, status_reports_what_waits_in_the_spool) {

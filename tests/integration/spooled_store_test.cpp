@@ -219,6 +219,21 @@ TEST(SpooledStore, a_lost_create_answer_does_not_make_a_second_run) {
   EXPECT_EQ(h.server.run(server_id)->info.status, RunStatus::FINISHED);
 }
 
+TEST(SpooledStore, a_lost_log_batch_answer_is_not_sent_again) {
+  Harness h;
+  const auto run = h.client->create_run("0", 1700000000000, {}, "lost-batch");
+  ASSERT_TRUE(h.server.run(run.info.run_id));
+  // The next request is the upload of these points: the server stores them, the answer never arrives.
+  h.server.loopback().push_fault(test::Fault::reset_mid_response);
+  h.log_points(run.info.run_id, 0, 500);
+  ASSERT_TRUE(eventually([&] { return h.store->flush(1s); }, 10s)) << h.all_messages();
+  EXPECT_TRUE(has_exactly_points(h.server, run.info.run_id, "loss", 500));
+  // Not resent: the uploader asked the server what it has instead (the server's own duplicate dropping is not
+  // what keeps the points single).
+  EXPECT_EQ(h.server.request_count("runs/log-batch"), 1u);
+  EXPECT_GE(h.server.request_count("metrics/get-history"), 1u);
+}
+
 TEST(SpooledStore, params_tags_renames_and_tag_deletions_arrive_in_order) {
   Harness h;
   h.server.loopback().stop();
@@ -261,6 +276,22 @@ TEST(SpooledStore, an_experiment_named_offline_is_created_by_name_at_upload) {
   ASSERT_FALSE(server_id.empty());
   EXPECT_EQ(h.server.run(server_id)->info.experiment_id, on_server->experiment_id);
   EXPECT_TRUE(has_exactly_points(h.server, server_id, "loss", 20));
+}
+
+TEST(SpooledStore, artifacts_logged_offline_are_uploaded_by_the_delivery_before_the_run_ends) {
+  Harness h;
+  h.server.loopback().stop();
+  const auto run = h.client->create_run("0", 1700000000000, {}, "with-files");
+  h.client->log_text(run.info.run_id, "kept while away", "notes/a.txt");
+  h.log_points(run.info.run_id, 0, 10);
+  restart(h.server);
+  h.client->set_terminated(run.info.run_id, RunStatus::FINISHED, 1700000001000);
+  ASSERT_TRUE(h.spooled->wait_uploaded(10s)) << h.all_messages();
+  const auto server_id = h.server_run_id(run.info.run_id);
+  ASSERT_FALSE(server_id.empty());
+  EXPECT_EQ(h.server.artifact("0/" + server_id + "/artifacts/notes/a.txt"), std::optional<std::string>("kept while away"));
+  EXPECT_EQ(h.server.run(server_id)->info.status, RunStatus::FINISHED);
+  EXPECT_EQ(h.spooled->backlog().runs, 0);
 }
 
 TEST(SpooledStore, reads_of_a_run_not_yet_on_the_server_come_from_the_spool) {

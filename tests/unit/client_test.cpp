@@ -84,11 +84,15 @@ MlflowError expect_error(const std::function<void()>& call, ErrorCode expected_c
 class ClientTest : public ::testing::Test {
  protected:
   std::string uri() const { return "sqlite:///" + (dir_.path() / "mlflow.db").string(); }
-  /// A new client on the same file, as another program opening it would be.
-  MlflowClient reopen() const { return MlflowClient(std::optional<std::string>(uri())); }
+  /// A new client on the same file, as another program opening it would be. What client_ logged is made
+  /// durable first: metric points are committed by the asynchronous logger, not by the call itself.
+  MlflowClient reopen() const {
+    EXPECT_TRUE(client_.flush());
+    return MlflowClient(std::optional<std::string>(uri()));
+  }
 
   TempDir dir_;
-  MlflowClient client_{std::optional<std::string>(uri())};
+  mutable MlflowClient client_{std::optional<std::string>(uri())};
 };
 
 const std::string kUnknownRunId = "0123456789abcdef0123456789abcdef";

@@ -129,7 +129,12 @@ class FluentTest : public ::testing::Test {
 
   std::string uri() const { return "sqlite:///" + (dir_.path() / "mlflow.db").string(); }
   /// A separate client on the same file, to read back what the fluent API wrote.
-  MlflowClient reader() const { return MlflowClient(std::optional<std::string>(uri())); }
+  /// Another client on the file; the fluent API's logged points are flushed first (they are committed by the
+  /// asynchronous logger, not by the call).
+  MlflowClient reader() const {
+    EXPECT_TRUE(mlflow::flush());
+    return MlflowClient(std::optional<std::string>(uri()));
+  }
   RunRecord stored(const std::string& run_id) const { return reader().get_run(run_id); }
   static std::string tag(const RunRecord& run, const std::string& key) {
     const auto* t = run.data.tag(key);

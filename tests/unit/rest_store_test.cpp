@@ -20,7 +20,9 @@
 #include "support/loopback_server.hpp"
 #include "tracker/rest/batch_split.hpp"
 #include "tracker/rest/json_codec.hpp"
+#include "tracker/logging/logging_store.hpp"
 #include "tracker/rest/rest_store.hpp"
+#include "tracker/sync/spooled_store.hpp"
 #include "tracker/transport/http_client.hpp"
 
 namespace {
@@ -825,9 +827,13 @@ TEST(RestStoreUri, PathPrefixIsKept) {
 
 TEST(RestStoreUri, OpenTrackingStoreReturnsARestStoreForHttp) {
   LoopbackServer server([](const RecordedRequest&) { return json_response(200, EXPERIMENT_JSON); });
+  // Logging goes through the asynchronous logger and the spool; reads reach the server through a RestStore.
   auto store = mlflow::open_tracking_store(server.base_url());
-  ASSERT_NE(dynamic_cast<RestStore*>(store.get()), nullptr);
+  auto* logging = mlflow::logging::as_logging_store(store.get());
+  ASSERT_NE(logging, nullptr);
+  ASSERT_NE(dynamic_cast<mlflow::sync::SpooledStore*>(&logging->inner()), nullptr);
   EXPECT_EQ(store->get_experiment("1").name, "rest-verify-5068-1796397282000");
+  EXPECT_EQ(server.requests().back().path, "/api/2.0/mlflow/experiments/get");
   EXPECT_TRUE(RestStore::handles("HTTPS://example.com"));
   EXPECT_FALSE(RestStore::handles("sqlite:///x.db"));
 }

@@ -221,7 +221,8 @@ int print_spool_status(CliContext& ctx, const std::filesystem::path& spool_file)
     if (r.being_written) return "being logged (pid " + std::to_string(r.run.owner_pid) + ")";
     if (r.needs_create) return "not on the server yet";
     if (r.pending_items > 0) return "partly uploaded";
-    return "end not delivered";
+    if (r.needs_status) return "end not delivered";
+    return "artifacts not uploaded";
   };
   if (ctx.json) {
     json::array list;
@@ -235,6 +236,7 @@ int print_spool_status(CliContext& ctx, const std::filesystem::path& spool_file)
                                   {"pending_items", r.pending_items},
                                   {"needs_create", r.needs_create},
                                   {"needs_status", r.needs_status},
+                                  {"needs_artifacts", r.needs_artifacts},
                                   {"being_written", r.being_written},
                                   {"refused", r.refused},
                                   {"last_error", r.run.last_error}});

@@ -110,6 +110,11 @@ void write_value(const json::value& v, std::string& out) {
       char buf[64];
       auto res = std::to_chars(buf, buf + sizeof buf, d);
       out.append(buf, res.ptr);
+      // Shortest form may look like an integer ("5", "-0"); a reader would then take it as one and -0.0 would
+      // lose its sign. Keep it a double, as Python's json.dumps does ("5.0", "-0.0").
+      if (std::string_view(buf, static_cast<std::size_t>(res.ptr - buf)).find_first_of(".e") == std::string_view::npos) {
+        out += ".0";
+      }
       return;
     }
     case json::kind::string:

@@ -1,5 +1,7 @@
 #include "tracker/sync/delivery.hpp"
 
+#include "tracker/artifacts/run_artifacts.hpp"
+
 #include <cmath>
 #include <limits>
 #include <set>
@@ -137,6 +139,14 @@ void ensure_server_run(spool::Spool& spool, TrackingStore& server, spool::RunRec
 
 }  // namespace
 
+std::int64_t outstanding(spool::Spool& spool, const spool::RunRecord& run) {
+  std::int64_t n = spool.pending_items(run.run_key);
+  if (run.server_run_id.empty()) ++n;
+  if (run.terminal_requested && !run.terminal_synced) ++n;
+  if (artifacts::has_spooled_artifacts(spool.path(), run.local_run_id)) ++n;
+  return n;
+}
+
 bool is_unavailable(const MlflowError& error) {
   const auto status = error.http_status();
   if (!status) {
@@ -248,90 +258,120 @@ DeliveryResult deliver_spooled_run(spool::Spool& spool, TrackingStore& server, s
     std::int64_t uncertain_upto = run->inflight_seq > acked ? run->inflight_seq : 0;
     const std::size_t per_request = std::min<std::size_t>(std::max<std::size_t>(control.items_per_request, 1), 1000);
     bool run_checked = false;
+    std::unordered_map<std::string, std::set<std::tuple<std::int64_t, std::int64_t, std::string, bool, double>>>
+        server_points;
 
+    // Items are read a window of several requests at a time: the window is marked in flight once, each
+    // request's acknowledgement is a small update, and delivered rows are deleted once per window, so that
+    // little spool work stands between two requests.
+    constexpr std::size_t REQUESTS_PER_WINDOW = 8;
     for (;;) {
       if (stop_requested(control)) {
+        spool.purge_acknowledged(run_key);
         result.status = DeliveryStatus::stopped;
         return result;
       }
-      const auto items = spool.read_items(run_key, acked, per_request);
-      if (items.empty()) break;
+      const auto window = spool.read_items(run_key, acked, per_request * REQUESTS_PER_WINDOW);
+      if (window.empty()) break;
+      spool.mark_inflight(run_key, window.back().seq);
+      std::size_t pos = 0;
+      while (pos < window.size()) {
+        if (stop_requested(control)) break;
+        const spool::Item& first = window[pos];
+        if (first.kind == spool::ItemKind::delete_tag) {
+          try {
+            server.delete_tag(server_run_id, first.key);
+          } catch (const MlflowError& e) {
+            if (is_unavailable(e)) throw Unavailable{e.what()};
+            // An absent tag answers RESOURCE_DOES_NOT_EXIST: already what was asked.
+            if (e.error_code() != ErrorCode::RESOURCE_DOES_NOT_EXIST) {
+              ++result.items_rejected;
+              warn(control, "the server refused to delete tag '" + first.key + "' of run " + server_run_id + ": " +
+                                e.what());
+            }
+          }
+          spool.acknowledge(run_key, first.seq, false);
+          acked = first.seq;
+          ++result.items_sent;
+          ++pos;
+          continue;
+        }
 
-      if (items.front().kind == spool::ItemKind::delete_tag) {
-        try {
-          server.delete_tag(server_run_id, items.front().key);
-        } catch (const MlflowError& e) {
-          if (is_unavailable(e)) throw Unavailable{e.what()};
-          // An absent tag answers RESOURCE_DOES_NOT_EXIST: already what was asked.
-          if (e.error_code() != ErrorCode::RESOURCE_DOES_NOT_EXIST) {
-            ++result.items_rejected;
-            warn(control, "the server refused to delete tag '" + items.front().key + "' of run " + server_run_id +
-                              ": " + e.what());
+        // The longest run of items from `pos` that is one legal log-batch request.
+        std::vector<const spool::Item*> chunk;
+        std::unordered_set<std::string_view> param_keys;
+        std::size_t metrics = 0, params = 0, tags = 0;
+        for (std::size_t j = pos; j < window.size() && chunk.size() < per_request; ++j) {
+          const auto& it = window[j];
+          if (it.kind == spool::ItemKind::delete_tag) break;
+          if (it.kind == spool::ItemKind::metric) {
+            if (metrics == MAX_METRICS) break;
+            ++metrics;
+          } else if (it.kind == spool::ItemKind::param) {
+            if (params == MAX_PARAMS_TAGS || !param_keys.insert(it.key).second) break;
+            ++params;
+          } else {
+            if (tags == MAX_PARAMS_TAGS) break;
+            ++tags;
+          }
+          chunk.push_back(&it);
+        }
+        const std::int64_t last = chunk.back()->seq;
+
+        std::vector<const spool::Item*> to_send = chunk;
+        if (uncertain_upto > 0 && chunk.front()->seq <= uncertain_upto) {
+          std::vector<Metric> candidates;
+          for (const auto* it : chunk) {
+            if (it->kind == spool::ItemKind::metric && it->seq <= uncertain_upto) {
+              candidates.push_back(Metric{it->key, it->value, it->timestamp, it->step});
+            }
+          }
+          // Each key's history is fetched once per delivery, however many requests the range spans.
+          for (const auto& m : candidates) {
+            if (server_points.count(m.key) != 0) continue;
+            auto& points = server_points[m.key];
+            try {
+              for (const auto& p : server.get_metric_history(server_run_id, m.key)) points.insert(point_key(p));
+            } catch (const MlflowError& e) {
+              if (is_unavailable(e)) throw Unavailable{e.what()};
+              throw;
+            }
+          }
+          to_send.clear();
+          for (const auto* it : chunk) {
+            if (it->kind == spool::ItemKind::metric && it->seq <= uncertain_upto &&
+                server_points[it->key].count(point_key(Metric{it->key, it->value, it->timestamp, it->step})) != 0) {
+              continue;  // already on the server
+            }
+            to_send.push_back(it);
           }
         }
-        spool.acknowledge(run_key, items.front().seq);
-        acked = items.front().seq;
-        ++result.items_sent;
-        continue;
-      }
 
-      // The longest prefix that is one legal log-batch request.
-      std::vector<const spool::Item*> chunk;
-      std::unordered_set<std::string_view> param_keys;
-      std::size_t metrics = 0, params = 0, tags = 0;
-      for (const auto& it : items) {
-        if (it.kind == spool::ItemKind::delete_tag) break;
-        if (it.kind == spool::ItemKind::metric) {
-          if (metrics == MAX_METRICS) break;
-          ++metrics;
-        } else if (it.kind == spool::ItemKind::param) {
-          if (params == MAX_PARAMS_TAGS || !param_keys.insert(it.key).second) break;
-          ++params;
-        } else {
-          if (tags == MAX_PARAMS_TAGS) break;
-          ++tags;
-        }
-        chunk.push_back(&it);
+        send_items(server, server_run_id, to_send, result, control, run_checked);
+        spool.acknowledge(run_key, last, false);
+        acked = last;
+        if (acked >= uncertain_upto) uncertain_upto = 0;
+        pos += chunk.size();
+        result.items_sent += static_cast<std::int64_t>(chunk.size());
+        if (control.on_progress) control.on_progress(static_cast<std::int64_t>(chunk.size()));
       }
-      const std::int64_t last = chunk.back()->seq;
-
-      std::vector<const spool::Item*> to_send = chunk;
-      if (uncertain_upto > 0 && chunk.front()->seq <= uncertain_upto) {
-        std::vector<Metric> candidates;
-        for (const auto* it : chunk) {
-          if (it->kind == spool::ItemKind::metric && it->seq <= uncertain_upto) {
-            candidates.push_back(Metric{it->key, it->value, it->timestamp, it->step});
-          }
-        }
-        std::vector<Metric> missing;
-        try {
-          missing = metrics_missing_on_server(server, server_run_id, candidates);
-        } catch (const MlflowError& e) {
-          if (is_unavailable(e)) throw Unavailable{e.what()};
-          throw;
-        }
-        std::set<std::tuple<std::int64_t, std::int64_t, std::string, bool, double>> wanted;
-        for (const auto& m : missing) wanted.insert(point_key(m));
-        to_send.clear();
-        for (const auto* it : chunk) {
-          if (it->kind == spool::ItemKind::metric && it->seq <= uncertain_upto &&
-              wanted.count(point_key(Metric{it->key, it->value, it->timestamp, it->step})) == 0) {
-            continue;  // already on the server
-          }
-          to_send.push_back(it);
-        }
-      }
-
-      spool.mark_inflight(run_key, last);
-      send_items(server, server_run_id, to_send, result, control, run_checked);
-      spool.acknowledge(run_key, last);
-      acked = last;
-      if (acked >= uncertain_upto) uncertain_upto = 0;
-      result.items_sent += static_cast<std::int64_t>(chunk.size());
-      if (control.on_progress) control.on_progress(static_cast<std::int64_t>(chunk.size()));
+      spool.purge_acknowledged(run_key);
     }
 
     run = spool.get_run(run_key);
+    if (run && artifacts::has_spooled_artifacts(spool.path(), run->local_run_id)) {
+      // Files logged while the run was only in the spool: now there is a server run to put them in.
+      try {
+        const auto uploaded =
+            control.artifact_transport != nullptr
+                ? artifacts::upload_spooled_artifacts(spool.path(), server, *run, *control.artifact_transport)
+                : artifacts::upload_spooled_artifacts(spool.path(), server, *run);
+        result.artifacts_uploaded += uploaded.files;
+      } catch (const MlflowError& e) {
+        if (is_unavailable(e)) throw Unavailable{e.what()};
+        throw;
+      }
+    }
     if (run && run->terminal_requested && !run->terminal_synced) {
       try {
         server.update_run_info(server_run_id, run_status_from_string(run->status), run->end_time, std::nullopt);

@@ -12,6 +12,7 @@
 #include "mlflow/error.hpp"
 #include "mlflow/tracking_store.hpp"
 #include "storage/spool/spool.hpp"
+#include "tracker/transport/options.hpp"
 
 namespace mlflow::sync {
 
@@ -39,6 +40,7 @@ struct DeliveryResult {
   std::int64_t items_sent = 0;      ///< acknowledged by the server in this call
   std::int64_t items_rejected = 0;  ///< refused one by one by the server (reported through on_warning)
   bool created_run = false;         ///< this call made the server run
+  std::int64_t artifacts_uploaded = 0;  ///< files logged while the run was only in the spool
   std::string error;
 };
 
@@ -48,16 +50,23 @@ struct DeliveryControl {
   std::function<void(std::int64_t items)> on_progress;        ///< after each acknowledged request
   std::function<void(std::string_view message)> on_warning;  ///< an item or run the server refused
   std::size_t items_per_request = 1000;                       ///< at most the server's 1000
+  /// Transport of artifact uploads (files logged while the run was only in the spool); null: from the
+  /// environment.
+  const transport::Options* artifact_transport = nullptr;
 };
 
 /// Delivers one spooled run to `server` (a store talking to run.target_uri): finds the server run through
 /// LOCAL_RUN_ID_TAG or creates it (its experiment found or created by name when only the name is known),
 /// sends the items above the watermark in order, in server-legal log-batch requests, moving the watermark on
-/// each acknowledgement, then sends a pending status change. Items that may have been applied by a request
+/// each acknowledgement, uploads the artifacts kept for it next to the spool, then sends a pending status
+/// change. Items that may have been applied by a request
 /// whose answer was lost are compared with the server's metric history first, so none is stored twice.
 /// The caller must hold the run's delivery lock. Never throws for server or spool trouble: see the result.
 DeliveryResult deliver_spooled_run(spool::Spool& spool, TrackingStore& server, std::int64_t run_key,
                                    const DeliveryControl& control = {});
+
+/// Items, a missing server run, a status change or artifacts still to deliver for `run` (0: nothing).
+std::int64_t outstanding(spool::Spool& spool, const spool::RunRecord& run);
 
 /// Finds the experiment `name` on the server or creates it; refuses (INVALID_STATE) a deleted one.
 std::string find_or_create_experiment(TrackingStore& server, const std::string& name);

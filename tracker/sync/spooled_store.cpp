@@ -80,6 +80,7 @@ SpooledStore::SpooledStore(const std::string& tracking_uri, SpooledStoreOptions 
   upload.total_timeout = upload.request_timeout;
   upload.max_retries = 0;  // the uploader backs off and retries by itself, and must never sit in a long wait
   upload_ = std::make_unique<rest::RestStore>(uri_, upload);
+  upload_transport_ = upload;
 
   backoff_ = options_.retry_min;
 }
@@ -234,10 +235,7 @@ std::string SpooledStore::provisional_name(const std::string& experiment_id) {
 }
 
 std::int64_t SpooledStore::outstanding(spool::Spool& spool, const spool::RunRecord& run) {
-  std::int64_t n = spool.pending_items(run.run_key);
-  if (run.server_run_id.empty()) ++n;
-  if (run.terminal_requested && !run.terminal_synced) ++n;
-  return n;
+  return sync::outstanding(spool, run);
 }
 
 Run SpooledStore::local_run(const spool::RunRecord& run, const std::string& shown_id) {
@@ -368,6 +366,7 @@ void SpooledStore::upload_pass() {
   std::string why;
   std::map<std::int64_t, std::int64_t> left;
   DeliveryControl control;
+  control.artifact_transport = &upload_transport_;
   control.should_stop = [this] { return stopping_.load(); };
   control.on_warning = [this](std::string_view m) { message(std::string(m)); };
   for (const auto& [key, local_id] : runs) {

@@ -43,7 +43,7 @@ struct SpooledStoreOptions {
   std::chrono::milliseconds retry_min{200};
   std::chrono::milliseconds retry_max{30000};
   /// Deadline of one upload request (the uploader retries by itself, so it never waits long on one).
-  std::chrono::milliseconds upload_request_timeout{15000};
+  std::chrono::milliseconds upload_request_timeout{10000};
   transport::Options transport;
   /// One line per call, for the user (offline start, outage, pending items). Unset: stderr, "mlflow-cpp: ".
   std::function<void(std::string_view)> message_handler;
@@ -136,6 +136,7 @@ class SpooledStore final : public TrackingStore, public logging::LogSink {
   std::unique_ptr<rest::RestStore> server_;  ///< reads and administration, with the user's transport options
   std::unique_ptr<rest::RestStore> probe_;   ///< start of a run: bounded by server_wait
   std::unique_ptr<rest::RestStore> upload_;  ///< the uploader's own connection
+  transport::Options upload_transport_;      ///< its options, also for spooled artifacts
   std::unique_ptr<spool::Spool> spool_;         ///< callers and the logger
   std::unique_ptr<spool::Spool> upload_spool_;  ///< the uploader (its own connection: reads never wait on writes)
 

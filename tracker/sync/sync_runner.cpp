@@ -12,6 +12,7 @@
 #include "mlflow/error.hpp"
 #include "storage/sqlite/database.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
+#include "tracker/artifacts/run_artifacts.hpp"
 #include "tracker/rest/rest_store.hpp"
 #include "tracker/sync/delivery.hpp"
 
@@ -68,13 +69,6 @@ void emit(const std::function<void(const SyncEvent&)>& on_event, SyncEvent::Kind
   }
 }
 
-std::int64_t outstanding(spool::Spool& spool, const spool::RunRecord& run) {
-  std::int64_t n = spool.pending_items(run.run_key);
-  if (run.server_run_id.empty()) ++n;
-  if (run.terminal_requested && !run.terminal_synced) ++n;
-  return n;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // from the spool
 
@@ -99,6 +93,7 @@ void sync_spool(const SyncOptions& o, SyncReport& report, const std::function<vo
   }
 
   Servers servers(o.transport);
+  std::map<std::string, std::string> unreachable;  // target -> why: not tried again in this sync
   const std::size_t count = candidates.size();
   for (std::size_t i = 0; i < count; ++i) {
     auto& c = candidates[i];
@@ -118,6 +113,9 @@ void sync_spool(const SyncOptions& o, SyncReport& report, const std::function<vo
         out.state = State::skipped;
         out.note = "still being written by a running program (pid " + std::to_string(c.run.owner_pid) + " on " +
                    c.run.owner_host + "); use --include-running to deliver what it has logged so far";
+      } else if (!o.dry_run && unreachable.count(c.run.target_uri) != 0) {
+        out.state = State::failed;
+        out.note = "not tried: the server did not answer for an earlier run (" + unreachable[c.run.target_uri] + ")";
       } else if (o.dry_run) {
         out.state = State::would_send;
         out.items = c.pending;
@@ -133,6 +131,7 @@ void sync_spool(const SyncOptions& o, SyncReport& report, const std::function<vo
           out.note = "another process kept delivering this run for 30 s; try again";
         } else {
           DeliveryControl control;
+          control.artifact_transport = &o.transport;
           control.should_stop = [&o] { return stopped(o); };
           control.on_progress = [&](std::int64_t n) {
             report.items_sent += n;
@@ -147,7 +146,7 @@ void sync_spool(const SyncOptions& o, SyncReport& report, const std::function<vo
           if (auto after = spool.get_run(c.run.run_key)) out.server_run_id = after->server_run_id;
           switch (result.status) {
             case DeliveryStatus::complete:
-              out.state = (result.items_sent > 0 || result.created_run ||
+              out.state = (result.items_sent > 0 || result.created_run || result.artifacts_uploaded > 0 ||
                            (c.run.terminal_requested && !c.run.terminal_synced))
                               ? State::delivered
                               : State::up_to_date;
@@ -159,6 +158,7 @@ void sync_spool(const SyncOptions& o, SyncReport& report, const std::function<vo
             case DeliveryStatus::unavailable:
               out.state = State::failed;
               out.note = "the server did not answer: " + result.error;
+              unreachable[c.run.target_uri] = result.error;
               break;
             case DeliveryStatus::refused:
               out.state = State::failed;
@@ -447,7 +447,8 @@ std::vector<SpoolRunStatus> spool_status(const std::string& spool_path) {
     s.needs_create = run.server_run_id.empty();
     s.needs_status = run.terminal_requested && !run.terminal_synced;
     s.refused = run.abandoned;
-    if (s.pending_items == 0 && !s.needs_create && !s.needs_status && !s.refused) continue;
+    s.needs_artifacts = artifacts::has_spooled_artifacts(spool_path, run.local_run_id);
+    if (outstanding(spool, run) == 0 && !s.refused) continue;
     s.being_written = !spool::FileLock::try_acquire(spool::owner_lock_path(spool_path, run.local_run_id)).has_value();
     s.run = std::move(run);
     out.push_back(std::move(s));

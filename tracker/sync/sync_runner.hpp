@@ -73,6 +73,7 @@ struct SpoolRunStatus {
   std::int64_t pending_items = 0;
   bool needs_create = false;   ///< not on the server yet
   bool needs_status = false;   ///< its end (or status change) is not on the server yet
+  bool needs_artifacts = false;  ///< files logged while it was only in the spool wait next to it
   bool being_written = false;  ///< a live program holds it
   bool refused = false;        ///< the server refused it; `mlflow-cpp sync` retries
 };

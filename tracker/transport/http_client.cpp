@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -49,10 +50,16 @@ std::string BaseUri::display() const { return std::string(tls ? "https://" : "ht
 
 BaseUri parse_base_uri(const std::string& uri) {
   auto invalid = [&](const std::string& why) -> MlflowError {
-    // The URI may carry credentials: show only what parsed cleanly, never the raw text after "@".
+    // The URI may carry credentials: everything before the last '@' is masked (a user name may itself hold an
+    // unencoded '@', as in "alice@corp:secret@host"), except the scheme.
     std::string shown = uri;
-    if (auto at = shown.find('@'); at != std::string::npos) {
+    if (auto at = shown.rfind('@'); at != std::string::npos) {
       auto scheme_end = shown.find("://");
+      const auto scheme_char = [](unsigned char c) { return std::isalnum(c) || c == '+' || c == '-' || c == '.'; };
+      if (scheme_end > at || !std::all_of(shown.begin(), shown.begin() + static_cast<std::ptrdiff_t>(
+                                                                            std::min(scheme_end, at)), scheme_char)) {
+        scheme_end = std::string::npos;
+      }
       shown = (scheme_end == std::string::npos ? std::string() : shown.substr(0, scheme_end + 3)) + "***" +
               shown.substr(at);
     }
@@ -73,6 +80,17 @@ BaseUri parse_base_uri(const std::string& uri) {
   }
   out.host = u.host_address();
   if (out.host.empty()) throw invalid("no host");
+  if (u.host_type() == boost::urls::host_type::name) {
+    // host_address() is percent-decoded: "%00" or "%2F" would put a NUL or a '/' into the name handed to the
+    // resolver and to TLS verification. DNS names hold letters, digits, '-', '.' (and '_' in practice).
+    for (const char c : out.host) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_' && c != '~') {
+        throw invalid("the host name holds a character no host name can hold (byte 0x" +
+                      std::string(1, "0123456789ABCDEF"[static_cast<unsigned char>(c) >> 4]) +
+                      std::string(1, "0123456789ABCDEF"[static_cast<unsigned char>(c) & 0x0F]) + ")");
+      }
+    }
+  }
   if (u.has_port()) {
     if (u.port().empty() || u.port_number() == 0) throw invalid("bad port");
     out.port = u.port_number();
