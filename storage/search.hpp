@@ -62,7 +62,8 @@ PagedList<T> paginate(std::vector<T> all, std::int64_t max_results, std::string_
   const std::int64_t offset = page_token.empty() ? 0 : decode_page_token(page_token);
   PagedList<T> page;
   const auto n = static_cast<std::int64_t>(all.size());
-  const std::int64_t end = std::min(n, offset + max_results);
+  // offset comes from a page token the caller hands in (up to INT64_MAX): offset + max_results could overflow.
+  const std::int64_t end = offset >= n ? n : (max_results > n - offset ? n : offset + max_results);
   for (std::int64_t i = offset; i < end; ++i) page.items.push_back(std::move(all[static_cast<std::size_t>(i)]));
   if (end < n) page.next_page_token = encode_page_token(end);
   return page;

@@ -10,6 +10,7 @@
 #include "mlflow/validation.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -176,6 +177,15 @@ std::string checked_value(std::string_view entity, std::string_view key, std::st
        " characters.");
 }
 
+// The ASCII bytes `[\w\-]` matches.
+constexpr std::array<bool, 128> kIdTailAscii = [] {
+  std::array<bool, 128> table{};
+  for (int c = 0; c < 128; ++c) {
+    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  }
+  return table;
+}();
+
 // `^[a-zA-Z0-9][\w\-]{0,max_rest}$` with Python's Unicode \w.
 bool matches_id_pattern(std::string_view id, std::size_t max_rest) {
   if (id.empty()) return false;
@@ -183,18 +193,18 @@ bool matches_id_pattern(std::string_view id, std::size_t max_rest) {
   if (!std::isalnum(first) || first >= 0x80) return false;
   std::size_t i = 1;
   std::size_t rest = 0;
-  while (i < id.size()) {
-    const auto c = static_cast<unsigned char>(id[i]);
-    if (c < 0x80) {
-      // ASCII without decoding (run ids are checked on every log call).
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-        return false;
-      }
-      ++i;
-    } else {
-      const auto cp = detail::next_code_point(id, i);
-      if (!cp || !detail::is_word_code_point(*cp)) return false;
+  // Fast path for ASCII ids, without decoding or branches per byte: run ids are checked on every log call.
+  if (id.size() - 1 <= max_rest) {
+    bool ascii_ok = true;
+    for (std::size_t k = 1; k < id.size(); ++k) {
+      const auto c = static_cast<unsigned char>(id[k]);
+      ascii_ok &= c < 0x80 && kIdTailAscii[c & 0x7F];
     }
+    if (ascii_ok) return true;
+  }
+  while (i < id.size()) {
+    const auto cp = detail::next_code_point(id, i);
+    if (!cp || !(detail::is_word_code_point(*cp) || *cp == '-')) return false;
     if (++rest > max_rest) return false;
   }
   return true;

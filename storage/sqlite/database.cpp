@@ -30,6 +30,21 @@ ErrorCode error_code_for(int extended_code) {
   }
 }
 
+// For I/O failures SQLite's text is generic ("disk I/O error"): the system's reason when SQLite kept it
+// ("Permission denied"), and for failed writes what to check.
+std::string io_hint(sqlite3* db, int rc) {
+  std::string hint;
+  const int primary = rc & 0xff;
+  if (db != nullptr && (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN)) {
+    if (const int err = sqlite3_system_errno(db); err != 0) hint += ": " + std::string(std::strerror(err));
+  }
+  if (primary == SQLITE_FULL || rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_TRUNCATE) {
+    hint += ". The file could not be written: check that its disk has free space and that no file size limit "
+            "(ulimit -f) or quota is reached; what was committed before is kept";
+  }
+  return hint;
+}
+
 std::string describe(sqlite3* db, int rc, const std::string& path, std::string_view what) {
   std::string message = "SQLite error on '" + path + "'";
   if (!what.empty()) message.append(" while ").append(what);
@@ -38,12 +53,7 @@ std::string describe(sqlite3* db, int rc, const std::string& path, std::string_v
   const char* detail = (db != nullptr && sqlite3_extended_errcode(db) == rc) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   message += detail != nullptr ? detail : "unknown error";
   message += " (" + std::string(sqlite3_errstr(rc)) + ", code " + std::to_string(rc) + ")";
-  // For I/O failures SQLite's text is generic ("disk I/O error"); the system's reason says what to fix
-  // ("No space left on device", "File too large", "Permission denied").
-  const int primary = rc & 0xff;
-  if (db != nullptr && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN)) {
-    if (const int err = sqlite3_system_errno(db); err != 0) message += ": " + std::string(std::strerror(err));
-  }
+  message += io_hint(db, rc);
   return message;
 }
 
@@ -106,7 +116,8 @@ void Database::exec(const std::string& sql) {
     const int extended = sqlite3_extended_errcode(db_);
     std::string message = "SQLite error on '" + path_ + "' while executing '" + sql.substr(0, 120) +
                           (sql.size() > 120 ? "...'" : "'") + ": " + (error != nullptr ? error : sqlite3_errstr(rc)) +
-                          " (" + sqlite3_errstr(extended) + ", code " + std::to_string(extended) + ")";
+                          " (" + sqlite3_errstr(extended) + ", code " + std::to_string(extended) + ")" +
+                          io_hint(db_, extended);
     sqlite3_free(error);
     throw SqliteError(extended, message);
   }

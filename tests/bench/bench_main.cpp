@@ -225,6 +225,7 @@ int main(int argc, char** argv) {
       args.push_back(argv[i]);
     }
   }
+  init_scratch_until_exit();
   set_config(smoke ? Config::smoke_pass() : Config::full());
   register_caller_cost();
   register_run_overhead();

@@ -72,6 +72,7 @@ Config Config::smoke_pass() {
   Config c;
   c.smoke = true;
   c.repetitions = 1;
+  c.caller_repetitions = 1;
   c.heavy_repetitions = 1;
   c.caller_chunk = 2048;
   c.caller_chunks = 2;
@@ -92,14 +93,30 @@ void set_config(const Config& c) { g_config = c; }
 
 // ---------------------------------------------------------------------------------------------------------------
 
-ScratchDir::ScratchDir(const std::string& label) {
-  path_ = std::filesystem::temp_directory_path() / ("mlflow-cpp-bench-" + label + "-" + spool::new_local_id());
+ScratchDir::ScratchDir(const std::string& label, const std::filesystem::path& base) {
+  path_ = (base.empty() ? std::filesystem::temp_directory_path() : base) /
+          ("mlflow-cpp-bench-" + label + "-" + spool::new_local_id());
   std::filesystem::create_directories(path_);
 }
 
 ScratchDir::~ScratchDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+std::vector<std::unique_ptr<ScratchDir>>& until_exit() {
+  static std::vector<std::unique_ptr<ScratchDir>> dirs;
+  return dirs;
+}
+}  // namespace
+
+void init_scratch_until_exit() { until_exit(); }
+
+ScratchDir& scratch_until_exit(const std::string& label, const std::filesystem::path& base) {
+  auto& dirs = until_exit();
+  dirs.push_back(std::make_unique<ScratchDir>(label, base));
+  return *dirs.back();
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ namespace mlflow::bench {
 struct Config {
   bool smoke = false;
   int repetitions = 5;                     ///< of the short benchmarks (medians are reported)
+  int caller_repetitions = 9;              ///< of caller cost, whose wall time moves most with the machine's load
   int heavy_repetitions = 3;               ///< of ingest and upload
   std::int64_t caller_chunk = 16384;       ///< log_metric calls per timed chunk (then a flush, not timed)
   std::int64_t caller_chunks = 24;         ///< chunks per repetition and thread
@@ -42,7 +43,8 @@ std::uint64_t thread_allocations() noexcept;
 /// A fresh directory under the system temp dir, removed with its contents. Not thread-safe.
 class ScratchDir {
  public:
-  explicit ScratchDir(const std::string& label);
+  /// Under `base`, or the system temp dir when it is empty.
+  explicit ScratchDir(const std::string& label, const std::filesystem::path& base = {});
   ~ScratchDir();
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
@@ -52,6 +54,13 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+/// A scratch directory that lives until the process exits and is removed after the fluent API's cached clients
+/// (which keep files in it open) are gone. Not thread-safe.
+ScratchDir& scratch_until_exit(const std::string& label, const std::filesystem::path& base = {});
+/// Creates the registry of scratch_until_exit; main calls it before anything touches the fluent API, so that the
+/// registry is destroyed after the fluent API's statics.
+void init_scratch_until_exit();
 
 /// The loopback server with a handler that costs the server as little as possible, so that the client is what
 /// is measured: log-batch is acknowledged without reading its body; runs/create, runs/update, runs/get and

@@ -98,12 +98,10 @@ void BM_CallerCost_Client(benchmark::State& state) {
 
 // ---- the fluent API: mlflow::log_metric("loss", value, step) into the thread's active run ----
 
-ScratchDir* g_fluent_dir = nullptr;
-
 void setup_fluent(const benchmark::State&) {
   // Kept until exit: the fluent API caches its client (and the open file) for the life of the process.
-  if (g_fluent_dir == nullptr) g_fluent_dir = new ScratchDir("fluent");
-  mlflow::set_tracking_uri("sqlite:///" + g_fluent_dir->file("fluent.db"));
+  static ScratchDir& dir = scratch_until_exit("fluent");
+  mlflow::set_tracking_uri("sqlite:///" + dir.file("fluent.db"));
 }
 
 void BM_CallerCost_Fluent(benchmark::State& state) {
@@ -126,7 +124,7 @@ void register_caller_cost() {
         ->Teardown(teardown_client)
         ->Threads(threads)
         ->Iterations(c.caller_chunks)
-        ->Repetitions(c.repetitions)
+        ->Repetitions(c.caller_repetitions)
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   }
@@ -135,7 +133,7 @@ void register_caller_cost() {
         ->Setup(setup_fluent)
         ->Threads(threads)
         ->Iterations(c.caller_chunks)
-        ->Repetitions(c.repetitions)
+        ->Repetitions(c.caller_repetitions)
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   }

@@ -19,28 +19,11 @@ namespace {
 
 enum Variant : int { disk = 0, tmpfs = 1, wal = 2 };
 
-/// Kept until exit: the fluent API caches its client (and the open file) for the life of the process.
-ScratchDir* g_run_dirs[3] = {nullptr, nullptr, nullptr};
-
 std::string prepare(Variant v) {
-  ScratchDir*& dir = g_run_dirs[v];
-  if (dir == nullptr) {
-    if (v == tmpfs) {
-      // ScratchDir lives under the temp dir; point it at /dev/shm for this one.
-      const char* old = std::getenv("TMPDIR");
-      const std::string saved = old != nullptr ? old : "";
-      ::setenv("TMPDIR", "/dev/shm", 1);
-      dir = new ScratchDir("runs-tmpfs");
-      if (old != nullptr) {
-        ::setenv("TMPDIR", saved.c_str(), 1);
-      } else {
-        ::unsetenv("TMPDIR");
-      }
-    } else {
-      dir = new ScratchDir(v == wal ? "runs-wal" : "runs");
-    }
-  }
-  const std::string path = dir->file("runs.db");
+  // Kept until exit: the fluent API caches its client (and the open file) for the life of the process.
+  ScratchDir& dir = v == tmpfs ? scratch_until_exit("runs-tmpfs", "/dev/shm")
+                               : scratch_until_exit(v == wal ? "runs-wal" : "runs");
+  const std::string path = dir.file("runs.db");
   if (v == wal) {
     // Created by the store (MLflow's schema), then switched to WAL (kept in the file) before the fluent API opens it.
     { sqlite::SqliteStore store("sqlite:///" + path); }

@@ -146,7 +146,7 @@ struct LocalRun {
 
   /// What was logged in the constructor is all still there.
   void expect_kept() const {
-    const Run run = client->get_run(run_id);
+    const mlflow::Run run = client->get_run(run_id);
     ASSERT_NE(run.data.metric("kept"), nullptr);
     EXPECT_EQ(run.data.metric("kept")->value, 1.5);
     ASSERT_NE(run.data.param("kept_param"), nullptr);
@@ -177,7 +177,7 @@ TEST(BadInput, invalid_keys_fail_at_the_call_and_keep_what_was_logged) {
   r.client->log_metric(r.run_id, "caf\xc3\xa9 train/loss:v1.2-x", 3.0, T0, 0);
   r.client->flush();
   r.expect_kept();
-  const Run run = r.client->get_run(r.run_id);
+  const mlflow::Run run = r.client->get_run(r.run_id);
   EXPECT_EQ(run.data.metrics.size(), 2u);
   EXPECT_EQ(run.data.metric("fine"), nullptr);
   ASSERT_NE(run.data.metric("caf\xc3\xa9 train/loss:v1.2-x"), nullptr);
@@ -200,7 +200,7 @@ TEST(BadInput, over_long_keys_are_refused_and_the_limit_itself_is_accepted) {
   r.client->log_metric(r.run_id, at_limit, 1.0, T0, 0);
   r.client->log_param(r.run_id, at_limit, "v");
   r.client->set_tag(r.run_id, unicode_at_limit, "v");
-  const Run run = r.client->get_run(r.run_id);
+  const mlflow::Run run = r.client->get_run(r.run_id);
   EXPECT_NE(run.data.metric(at_limit), nullptr);
   EXPECT_NE(run.data.param(at_limit), nullptr);
   EXPECT_NE(run.data.tag(unicode_at_limit), nullptr);
@@ -214,7 +214,7 @@ TEST(BadInput, over_long_values_are_cut_to_mlflow_limits_or_refused_when_truncat
   const std::string long_tag(validation::MAX_TAG_VAL_LENGTH + 100, 't');
   r.client->log_param(r.run_id, "long_param", long_param);
   r.client->set_tag(r.run_id, "long_tag", long_tag);
-  const Run run = r.client->get_run(r.run_id);
+  const mlflow::Run run = r.client->get_run(r.run_id);
   ASSERT_NE(run.data.param("long_param"), nullptr);
   EXPECT_EQ(run.data.param("long_param")->value, long_param.substr(0, 3 * validation::MAX_PARAM_VAL_LENGTH));
   ASSERT_NE(run.data.tag("long_tag"), nullptr);
@@ -237,7 +237,7 @@ TEST(BadInput, over_long_values_are_cut_to_mlflow_limits_or_refused_when_truncat
   error_of([&] {
     r.client->set_experiment_tag("0", "big", std::string(validation::MAX_EXPERIMENT_TAG_VAL_LENGTH + 1, 'v'));
   }, ErrorCode::INVALID_PARAMETER_VALUE);
-  const Run after = r.client->get_run(r.run_id);
+  const mlflow::Run after = r.client->get_run(r.run_id);
   EXPECT_EQ(after.data.param("long_param2"), nullptr);
   EXPECT_EQ(after.data.tag("long_tag2"), nullptr);
   r.expect_kept();
@@ -264,7 +264,7 @@ TEST(BadInput, text_that_is_not_utf8_is_refused_at_the_call) {
   // Valid UTF-8 of every length (2, 3 and 4 bytes) is stored exactly.
   const std::string fine = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
   r.client->log_param(r.run_id, "p", fine);
-  const Run run = r.client->get_run(r.run_id);
+  const mlflow::Run run = r.client->get_run(r.run_id);
   ASSERT_NE(run.data.param("p"), nullptr);
   EXPECT_EQ(run.data.param("p")->value, fine);
   EXPECT_EQ(run.data.tag("t"), nullptr);
@@ -355,7 +355,7 @@ TEST(BadInput, unknown_and_malformed_ids_are_clear_errors) {
   error_of([&] { r.client->set_terminated(unknown); }, ErrorCode::RESOURCE_DOES_NOT_EXIST);
   error_of([&] { r.client->get_experiment("999"); }, ErrorCode::RESOURCE_DOES_NOT_EXIST);
   error_of([&] { r.client->create_run("999", T0); }, ErrorCode::RESOURCE_DOES_NOT_EXIST);
-  for (const std::string bad : {"bad id!", "", "../x", "-leading", std::string(300, 'a')}) {
+  for (const std::string& bad : std::vector<std::string>{"bad id!", "", "../x", "-leading", std::string(300, 'a')}) {
     SCOPED_TRACE(bad);
     error_of([&] { r.client->log_metric(bad, "m", 1.0, T0, 0); }, ErrorCode::INVALID_PARAMETER_VALUE);
     error_of([&] { r.client->get_run(bad); }, ErrorCode::INVALID_PARAMETER_VALUE);
@@ -373,7 +373,7 @@ TEST(BadInput, a_finished_run_still_takes_logging_as_mlflow_allows_and_a_deleted
   r.client->log_metric(r.run_id, "late", 7.0, T0 + 200, 1);
   r.client->log_param(r.run_id, "late_param", "x");
   r.client->set_tag(r.run_id, "late_tag", "y");
-  Run run = r.client->get_run(r.run_id);
+  mlflow::Run run = r.client->get_run(r.run_id);
   EXPECT_EQ(run.info.status, RunStatus::FINISHED);
   EXPECT_EQ(run.info.end_time, T0 + 100);
   ASSERT_NE(run.data.metric("late"), nullptr);
@@ -583,7 +583,7 @@ TEST(BadInput, a_write_error_from_a_full_disk_is_clear_and_loses_nothing_committ
   ASSERT_EQ(code, 0) << out;
   EXPECT_EQ(out.substr(0, out.find('\n')), "IO_ERROR") << out;
   EXPECT_NE(out.find(path), std::string::npos) << out;
-  EXPECT_NE(out.find("File too large"), std::string::npos) << "the system's reason is in the message: " << out;
+  EXPECT_NE(out.find("free space"), std::string::npos) << "the message says what to check: " << out;
   EXPECT_EQ(problems_after_full_disk(path, run_id, 500), "");
 }
 
@@ -610,6 +610,7 @@ TEST(BadInput, a_really_full_filesystem_is_clear_and_loses_nothing_committed) {
   ASSERT_EQ(code, 0) << out;
   EXPECT_EQ(out.substr(0, out.find('\n')), "IO_ERROR") << out;
   EXPECT_NE(out.find("full"), std::string::npos) << out;
+  EXPECT_NE(out.find("free space"), std::string::npos) << out;
 }
 
 TEST(BadInput, a_full_disk_under_the_spool_is_clear_and_keeps_what_was_spooled) {
@@ -707,9 +708,14 @@ TEST(BadInput, the_rest_store_mirrors_the_server_for_numbers_ids_and_ended_runs)
 
 TEST(BadInput, a_large_batch_reaches_the_server_in_legal_requests) {
   test::FakeMlflowServer server;
-  rest::RestStore store(server.base_url(), fast_transport());
+  transport::Options options = fast_transport();
+  options.request_timeout = 30s;  // a sanitized fake server takes its time over 1000 points
+  options.total_timeout = 60s;
+  rest::RestStore store(server.base_url(), options);
   const std::string run_id = store.create_run("0", "me", T0, {}, "r").info.run_id;
-  constexpr std::int64_t n = 200'000;
+  // 100 requests: enough to show the split and the order; the million points go through the SQLite test
+  // above (the fake server's JSON handling under the sanitizers makes a million here take minutes).
+  constexpr std::int64_t n = 100'000;
   store.log_batch(run_id, points("big", n), {}, {});
   EXPECT_EQ(server.metric_count(run_id), static_cast<std::size_t>(n));
   const auto batches = server.requests_to("runs/log-batch");
@@ -882,17 +888,22 @@ TEST(BadInput, logging_through_the_spool_loses_nothing_while_the_server_answers_
   for (int round = 0; round < 4; ++round) {
     for (const auto fault : faults) server.loopback().push_fault(fault);
   }
-  for (int i = 100; i < 300; ++i) client.log_metric(run_id, "m", i, T0 + i, i);
-  client.flush(1500ms);  // may or may not get through the faults; must not hang
-
-  server.loopback().clear_faults();
-  for (int i = 300; i < 400; ++i) client.log_metric(run_id, "m", i, T0 + i, i);
-  ASSERT_TRUE(client.flush(20s)) << [&] {
+  for (int i = 100; i < 300; ++i) {
+    client.log_metric(run_id, "m", i, T0 + i, i);
+    if (i % 50 == 0) client.flush(200ms);  // several uploads, so that the faults meet several requests
+  }
+  // The uploader keeps retrying through every wrong answer (none of them is the server refusing the data) and
+  // delivers the rest once the server answers properly again.
+  const bool delivered = client.flush(30s);
+  EXPECT_EQ(server.loopback().pending_faults(), 0u) << "the uploader gave up before the faults were over";
+  ASSERT_TRUE(delivered) << [&] {
     std::lock_guard lock(mutex);
     std::string all;
     for (const auto& line : said) all += line + "\n";
     return all;
   }();
+  for (int i = 300; i < 400; ++i) client.log_metric(run_id, "m", i, T0 + i, i);
+  ASSERT_TRUE(client.flush(10s));
   std::string server_run = run_id;
   if (!server.run(run_id)) {
     for (const auto& run : server.runs()) server_run = run.info.run_id;
