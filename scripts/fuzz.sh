@@ -21,20 +21,39 @@ cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:suppressions=$ROOT/tests/sanitizers/asan.supp"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/tests/sanitizers/ubsan.supp"
 mkdir -p build-fuzz/findings
-failed=()
-for t in "${targets[@]}"; do
+rm -f build-fuzz/findings/*.log build-fuzz/findings/*.failed
+run_one() {  # <target>: one fuzzer on its own core; a failure leaves <target>.failed
+  local t=$1 scratch
   scratch=$(mktemp -d)
   # -timeout: one input taking longer is a hang; -rss_limit_mb: one input eating memory is a finding too.
   if ! build-fuzz/bin/"$t" "$scratch" "tests/fuzz/corpus/$t" -max_total_time="$SECONDS_PER_TARGET" \
        -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
        -artifact_prefix="build-fuzz/findings/$t-" >"build-fuzz/findings/$t.log" 2>&1; then
+    touch "build-fuzz/findings/$t.failed"
+  fi
+  rm -rf "$scratch"
+}
+# As many fuzzers at once as there are cores.
+running=0
+for t in "${targets[@]}"; do
+  run_one "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$(nproc)" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait
+
+failed=()
+for t in "${targets[@]}"; do
+  if [ -f "build-fuzz/findings/$t.failed" ]; then
     failed+=("$t")
     tail -n 60 "build-fuzz/findings/$t.log"
   else
     grep -E "stat::number_of_executed_units|stat::new_units_added" "build-fuzz/findings/$t.log" |
       tr '\n' ' ' | sed "s/^/$t: /"; echo
   fi
-  rm -rf "$scratch"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "Fuzzing found problems in: ${failed[*]} (inputs and logs in build-fuzz/findings/)" >&2

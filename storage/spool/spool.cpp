@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <limits>
 #include <random>
@@ -354,27 +355,43 @@ void Spool::append(const std::vector<ItemView>& items) {
 }
 
 std::vector<Item> Spool::read_items(std::int64_t run_key, std::int64_t after_seq, std::size_t limit) {
+  std::vector<Item> out;
+  read_items(run_key, after_seq, limit, out);
+  return out;
+}
+
+void Spool::read_items(std::int64_t run_key, std::int64_t after_seq, std::size_t limit, std::vector<Item>& out) {
   std::lock_guard lock(mutex_);
   auto st = db_->cached(
       "SELECT seq, kind, key, value, text, timestamp, step FROM spool_items WHERE run_key = ? AND seq > ? "
       "ORDER BY seq LIMIT ?");
   st->bind(1, run_key).bind(2, after_seq).bind(3, static_cast<std::int64_t>(limit));
-  std::vector<Item> out;
+  std::size_t n = 0;
+  // A failed read leaves nothing half-filled behind.
+  struct TrimOnError {
+    std::vector<Item>& out;
+    int exceptions = std::uncaught_exceptions();
+    ~TrimOnError() {
+      if (std::uncaught_exceptions() > exceptions) out.clear();
+    }
+  } trim{out};
   while (st->step()) {
-    Item it;
+    if (n == out.size()) out.emplace_back();
+    Item& it = out[n++];
     it.seq = st->get_int64(0);
     it.kind = static_cast<ItemKind>(st->get_int64(1));
-    it.key = st->get_text(2);
+    it.key.assign(st->get_text_view(2));
     if (it.kind == ItemKind::metric) {
       it.value = st->is_null(3) ? std::numeric_limits<double>::quiet_NaN() : st->get_double(3);
+      it.text.clear();
     } else {
-      it.text = st->get_text(4);
+      it.value = 0;
+      it.text.assign(st->get_text_view(4));
     }
     it.timestamp = st->get_int64(5);
     it.step = st->get_int64(6);
-    out.push_back(std::move(it));
   }
-  return out;
+  out.resize(n);
 }
 
 std::int64_t Spool::pending_items(std::int64_t run_key) {
@@ -384,6 +401,15 @@ std::int64_t Spool::pending_items(std::int64_t run_key) {
       "run_key = ?1)");
   st->bind(1, run_key);
   return st->step() ? st->get_int64(0) : 0;
+}
+
+bool Spool::has_pending_items(std::int64_t run_key) {
+  std::lock_guard lock(mutex_);
+  auto st = db_->cached(
+      "SELECT EXISTS (SELECT 1 FROM spool_items WHERE run_key = ?1 AND seq > (SELECT acked_seq FROM spool_runs "
+      "WHERE run_key = ?1))");
+  st->bind(1, run_key);
+  return st->step() && st->get_int64(0) != 0;
 }
 
 std::int64_t Spool::pending_items_total(std::string_view target_uri) {

@@ -133,8 +133,13 @@ class Spool {
   void append(const std::vector<ItemView>& items);
   /// Items of a run with seq > after_seq, oldest first, at most `limit`.
   std::vector<Item> read_items(std::int64_t run_key, std::int64_t after_seq, std::size_t limit);
+  /// The same into `out` (replacing its contents): its elements and their strings are reused, so that a
+  /// delivery loop reading window after window allocates nothing once warm.
+  void read_items(std::int64_t run_key, std::int64_t after_seq, std::size_t limit, std::vector<Item>& out);
   /// Items of the run above its watermark.
   std::int64_t pending_items(std::int64_t run_key);
+  /// Whether the run has any item above its watermark (pending_items() > 0 without counting them all).
+  bool has_pending_items(std::int64_t run_key);
   /// Items above the watermark over all runs (of one target when given).
   std::int64_t pending_items_total(std::string_view target_uri = {});
   /// Notes that a request holding the run's items up to `seq` is about to be sent.

@@ -209,6 +209,12 @@ std::string Statement::get_text(int column) const {
                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
+std::string_view Statement::get_text_view(int column) const {
+  const auto* text = sqlite3_column_text(stmt_, column);
+  if (text == nullptr) return {};
+  return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+
 std::optional<std::int64_t> Statement::get_optional_int64(int column) const {
   if (is_null(column)) return std::nullopt;
   return get_int64(column);

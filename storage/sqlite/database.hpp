@@ -99,6 +99,8 @@ class Statement {
   std::int64_t get_int64(int column) const;
   double get_double(int column) const;
   std::string get_text(int column) const;
+  /// The text of a column without a copy; valid until the next step() or reset().
+  std::string_view get_text_view(int column) const;
   std::optional<std::int64_t> get_optional_int64(int column) const;
 
   const std::string& sql() const noexcept { return sql_; }

@@ -37,6 +37,13 @@ void decode_entities(const json::object& obj) {
     check(back.key == m.key && same_double(back.value, m.value) && back.timestamp == m.timestamp &&
               back.step == m.step,
           "metric does not survive encode/decode");
+    // The direct writers of the log-batch hot path promise write_json's exact bytes.
+    std::string direct;
+    rest::append_metric_json(direct, m);
+    check(direct == rest::write_json(rest::encode_metric(m)), "append_metric_json differs from write_json");
+    std::string kv;
+    rest::append_key_value_json(kv, m.key, m.key);
+    check(kv == rest::write_json(rest::encode_key_value(m.key, m.key)), "append_key_value_json differs from write_json");
   });
   decode([&] { rest::decode_experiment(obj); });
   decode([&] { rest::decode_run_info(obj); });

@@ -154,6 +154,35 @@ TEST(Spool, keeps_items_in_order_with_nan_and_infinities) {
   EXPECT_EQ(spool.read_items(key, items[2].seq, 2)[0].seq, items[3].seq);
 }
 
+TEST(Spool, read_items_into_a_reused_vector_replaces_its_contents) {
+  TempDir dir;
+  Spool spool(dir.file("spool.db"));
+  auto run = make_run();
+  const auto key = spool.add_run(run);
+  EXPECT_FALSE(spool.has_pending_items(key));
+  spool.append({text_item(key, ItemKind::param, "a_rather_long_parameter_key_name", "some long parameter value"),
+                metric(key, "loss", 0.5, 10, 1), metric(key, "acc", std::nan(""), 11, 2)});
+  EXPECT_TRUE(spool.has_pending_items(key));
+  std::vector<Item> window;
+  spool.read_items(key, 0, 100, window);
+  ASSERT_EQ(window.size(), 3u);
+  EXPECT_EQ(window[0].text, "some long parameter value");
+  // The next read lands on elements that held other kinds of items: nothing of them may show through.
+  spool.read_items(key, window[0].seq, 100, window);
+  ASSERT_EQ(window.size(), 2u);
+  EXPECT_EQ(window[0].kind, ItemKind::metric);
+  EXPECT_EQ(window[0].key, "loss");
+  EXPECT_EQ(window[0].text, "");
+  EXPECT_EQ(window[0].value, 0.5);
+  EXPECT_EQ(window[1].key, "acc");
+  EXPECT_TRUE(std::isnan(window[1].value));
+  spool.read_items(key, window[1].seq, 100, window);
+  EXPECT_TRUE(window.empty());
+  spool.acknowledge(key, spool.read_items(key, 0, 100).back().seq, false);
+  EXPECT_FALSE(spool.has_pending_items(key));
+  EXPECT_EQ(spool.pending_items(key), 0);
+}
+
 TEST(Spool, acknowledge_moves_the_watermark_and_forgets_delivered_items) {
   TempDir dir;
   Spool spool(dir.file("spool.db"));

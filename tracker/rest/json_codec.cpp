@@ -297,6 +297,90 @@ json::object encode_metric(const Metric& metric) {
   return o;
 }
 
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p != end) {
+    // Copy the longest run that needs no escape in one append.
+    const char* run = p;
+    while (run != end) {
+      const auto c = static_cast<unsigned char>(*run);
+      if (c < 0x20 || c == '"' || c == '\\') break;
+      ++run;
+    }
+    out.append(p, static_cast<std::size_t>(run - p));
+    if (run == end) break;
+    const auto c = static_cast<unsigned char>(*run);
+    char esc[6] = {'\\', 0, 0, 0, 0, 0};
+    std::size_t len = 2;
+    switch (c) {
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      case '\b': esc[1] = 'b'; break;
+      case '\t': esc[1] = 't'; break;
+      case '\n': esc[1] = 'n'; break;
+      case '\f': esc[1] = 'f'; break;
+      case '\r': esc[1] = 'r'; break;
+      default:
+        esc[1] = 'u';
+        esc[2] = '0';
+        esc[3] = '0';
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 0xf];
+        len = 6;
+    }
+    out.append(esc, len);
+    p = run + 1;
+  }
+  out += '"';
+}
+
+void append_json_double(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "\"NaN\"";
+    return;
+  }
+  if (std::isinf(value)) {
+    out += value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    return;
+  }
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, res.ptr);
+  // Same rule as write_value: an integral-looking form stays a double ("5.0", "-0.0").
+  if (std::string_view(buf, static_cast<std::size_t>(res.ptr - buf)).find_first_of(".e") == std::string_view::npos) {
+    out += ".0";
+  }
+}
+
+void append_json_int64(std::string& out, std::int64_t value) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, res.ptr);
+}
+
+void append_metric_json(std::string& out, const Metric& metric) {
+  out += "{\"key\":";
+  append_json_string(out, metric.key);
+  out += ",\"value\":";
+  append_json_double(out, metric.value);
+  out += ",\"timestamp\":";
+  append_json_int64(out, metric.timestamp);
+  out += ",\"step\":";
+  append_json_int64(out, metric.step);
+  out += '}';
+}
+
+void append_key_value_json(std::string& out, std::string_view key, std::string_view value) {
+  out += "{\"key\":";
+  append_json_string(out, key);
+  out += ",\"value\":";
+  append_json_string(out, value);
+  out += '}';
+}
+
 json::object encode_key_value(std::string_view key, std::string_view value) {
   json::object o;
   o["key"] = json::string_view(key.data(), key.size());

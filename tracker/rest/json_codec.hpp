@@ -47,6 +47,21 @@ const boost::json::object& as_object(const boost::json::value& value, std::strin
 boost::json::object encode_metric(const Metric& metric);
 boost::json::object encode_key_value(std::string_view key, std::string_view value);
 
+// Direct writers for hot request bodies (log-batch): they append to a caller-owned buffer, so a body is encoded
+// without building a JSON tree, and produce exactly the bytes write_json would for the same value.
+
+/// `s` as a JSON string literal, escaped as Boost.JSON's serializer does (\" \\ \b \t \n \f \r, other bytes
+/// below 0x20 as \u00xx; everything else, UTF-8 included, copied as is).
+void append_json_string(std::string& out, std::string_view s);
+/// A double as write_json writes encode_double(value): shortest round-trip form, ".0" added to integral forms,
+/// NaN/+Inf/-Inf as the strings "NaN"/"Infinity"/"-Infinity".
+void append_json_double(std::string& out, double value);
+void append_json_int64(std::string& out, std::int64_t value);
+/// The bytes of write_json(encode_metric(metric)).
+void append_metric_json(std::string& out, const Metric& metric);
+/// The bytes of write_json(encode_key_value(key, value)).
+void append_key_value_json(std::string& out, std::string_view key, std::string_view value);
+
 Metric decode_metric(const boost::json::object& obj);
 Experiment decode_experiment(const boost::json::object& obj);
 RunInfo decode_run_info(const boost::json::object& obj);

@@ -162,6 +162,14 @@ bool is_unavailable(const MlflowError& error) {
         return true;
     }
   }
+  // Answers that are not the MLflow server's verdict on the data keep it in the spool for a later attempt:
+  // a 2xx whose body is not MLflow's JSON (cut off, garbage), a redirect, a page saying there is no such
+  // endpoint (a proxy or a wrong path prefix), missing or refused credentials. Treating them as refusals
+  // would acknowledge (delete) the items, and a proxy hiccup or an expired token would lose data.
+  if (*status < 300 || (*status >= 300 && *status < 400) || error.error_code() == ErrorCode::ENDPOINT_NOT_FOUND ||
+      error.error_code() == ErrorCode::UNAUTHENTICATED || error.error_code() == ErrorCode::PERMISSION_DENIED) {
+    return true;
+  }
   switch (*status) {
     case 408:
     case 429:
@@ -265,13 +273,14 @@ DeliveryResult deliver_spooled_run(spool::Spool& spool, TrackingStore& server, s
     // request's acknowledgement is a small update, and delivered rows are deleted once per window, so that
     // little spool work stands between two requests.
     constexpr std::size_t REQUESTS_PER_WINDOW = 8;
+    std::vector<spool::Item> window;  // reused: its strings keep their capacity from window to window
     for (;;) {
       if (stop_requested(control)) {
         spool.purge_acknowledged(run_key);
         result.status = DeliveryStatus::stopped;
         return result;
       }
-      const auto window = spool.read_items(run_key, acked, per_request * REQUESTS_PER_WINDOW);
+      spool.read_items(run_key, acked, per_request * REQUESTS_PER_WINDOW, window);
       if (window.empty()) break;
       spool.mark_inflight(run_key, window.back().seq);
       std::size_t pos = 0;

@@ -298,7 +298,9 @@ bool SpooledStore::wait_for(std::optional<std::int64_t> run_key, std::chrono::mi
   if (stop_) return false;
   dirty_ = true;
   kick_ = true;
-  const auto start_pass = passes_;
+  // Only a pass that begins after this point has seen what the caller just spooled: a pass already under way
+  // may have counted the run's outstanding work before it, and would end the wait too early.
+  const auto start_pass = passes_started_;
   wake_.notify_all();
   auto left = [&] {
     if (run_key) {
@@ -351,6 +353,7 @@ void SpooledStore::uploader_loop() {
       }
       dirty_ = false;
       kick_ = false;
+      ++passes_started_;
     }
     upload_pass();
   }
@@ -373,7 +376,9 @@ void SpooledStore::upload_pass() {
     try {
       auto run = upload_spool_->get_run(key);
       if (!run) continue;
-      if (!run->abandoned && !unavailable && outstanding(*upload_spool_, *run) > 0) {
+      // has_pending_items first: counting a large backlog (outstanding) costs a scan of it on every pass.
+      if (!run->abandoned && !unavailable &&
+          (upload_spool_->has_pending_items(key) || outstanding(*upload_spool_, *run) > 0)) {
         // `mlflow-cpp sync` may be delivering this run right now (--include-running): then it is its turn.
         auto lock = spool::FileLock::try_acquire(spool::delivery_lock_path(spool_path_, local_id));
         if (lock) {

@@ -150,7 +150,8 @@ class SpooledStore final : public TrackingStore, public logging::LogSink {
   bool dirty_ = false;
   bool kick_ = false;
   bool stop_ = false;
-  std::uint64_t passes_ = 0;
+  std::uint64_t passes_ = 0;          ///< upload passes completed
+  std::uint64_t passes_started_ = 0;  ///< upload passes begun (one uploader thread: passes never overlap)
   bool last_pass_unavailable_ = false;
   std::map<std::int64_t, std::int64_t> outstanding_;
   std::chrono::steady_clock::time_point next_attempt_{};
