@@ -41,8 +41,8 @@ export TSAN_OPTIONS="halt_on_error=1:exitcode=88:second_deadlock_stack=1:die_aft
 TSAN_TESTS=(async_logger_test logging_store_test spool_test spooled_store_test spooled_artifacts_test
             offline_process_test sqlite_store_test fluent_test client_test rest_store_test http_client_test
             loopback_server_test bad_input_test)
-# Single-threaded and slow under TSan; ASan+UBSan runs it.
-TSAN_EXCLUDE='^BadInput\.a_million_points'
+# Single-threaded, about sizes rather than threads, and slow under TSan; ASan+UBSan runs them.
+TSAN_EXCLUDE='^BadInput\.(a_million_points|a_large_batch|a_ten_megabyte)'
 
 for stage in "${stages[@]}"; do
   case "$stage" in
