@@ -35,10 +35,10 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87:suppression
 export TSAN_OPTIONS="halt_on_error=1:exitcode=88:second_deadlock_stack=1:die_after_fork=0:suppressions=$ROOT/tests/sanitizers/tsan.supp"
 
 # The test files whose point is concurrency: the logger (async_logger, logging_store), the spool and its uploader
-# (spool, spooled_store, spooled_artifacts, bad_input's garbage server), several threads on one run or connection
+# (spool, spooled_store, spooled_artifacts, delivery's request builder, bad_input's garbage server), several threads on one run or connection
 # (sqlite_store, fluent, client, rest_store, http_client, loopback_server) and several processes on one file
 # (offline_process, spool, sqlite_store).
-TSAN_TESTS=(async_logger_test logging_store_test spool_test spooled_store_test spooled_artifacts_test
+TSAN_TESTS=(async_logger_test logging_store_test spool_test spooled_store_test spooled_artifacts_test delivery_test
             offline_process_test sqlite_store_test fluent_test client_test rest_store_test http_client_test
             loopback_server_test bad_input_test)
 # Single-threaded, about sizes rather than threads, and slow under TSan; ASan+UBSan runs them.

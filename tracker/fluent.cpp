@@ -16,6 +16,7 @@
 #include "mlflow/validation.hpp"
 #include "storage/run_names.hpp"
 #include "tracker/system_tags.hpp"
+#include "tracker/transport/uri_redaction.hpp"
 
 namespace mlflow {
 namespace {
@@ -167,7 +168,7 @@ std::string current_experiment_id(MlflowClient& client) {
     } catch (const MlflowError& e) {
       throw MlflowError(ErrorCode::INVALID_PARAMETER_VALUE,
                         "MLFLOW_EXPERIMENT_ID='" + env_id + "' names no experiment in the tracking store '" +
-                            client.tracking_uri() + "' (" + e.message() +
+                            transport::redact_password(client.tracking_uri()) + "' (" + e.message() +
                             "). Set it to an existing experiment id, or use MLFLOW_EXPERIMENT_NAME.");
     }
   }

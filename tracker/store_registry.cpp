@@ -9,6 +9,7 @@
 #include "storage/sqlite/sqlite_store.hpp"
 #include "tracker/rest/rest_store.hpp"
 #include "tracker/sync/store_factory.hpp"
+#include "tracker/transport/uri_redaction.hpp"
 
 namespace mlflow {
 namespace {
@@ -38,7 +39,7 @@ std::shared_ptr<TrackingStore> open_tracking_store(const std::string& tracking_u
   }
 
   throw MlflowError(ErrorCode::INVALID_PARAMETER_VALUE,
-                    "Unsupported tracking URI '" + tracking_uri +
+                    "Unsupported tracking URI '" + transport::redact_password(tracking_uri) +
                         "'. Supported schemes: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
                         "http://host[:port][/prefix], https://host[:port][/prefix]. Set MLFLOW_TRACKING_URI or call "
                         "mlflow::set_tracking_uri() with one of them.");

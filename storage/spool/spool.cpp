@@ -4,7 +4,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -25,7 +29,8 @@ using sqlite::Statement;
 using sqlite::Transaction;
 
 /// Bumped when the layout changes incompatibly; a newer file is refused rather than misread.
-constexpr int SPOOL_FORMAT_VERSION = 1;
+/// 2: metric points are kept in blocks (spool_items.n_items, spool_items.block).
+constexpr int SPOOL_FORMAT_VERSION = 2;
 
 constexpr const char* SCHEMA = R"sql(
 CREATE TABLE IF NOT EXISTS spool_runs (
@@ -60,7 +65,9 @@ CREATE TABLE IF NOT EXISTS spool_items (
   value REAL,
   text TEXT,
   timestamp INTEGER NOT NULL DEFAULT 0,
-  step INTEGER NOT NULL DEFAULT 0
+  step INTEGER NOT NULL DEFAULT 0,
+  n_items INTEGER NOT NULL DEFAULT 1,
+  block BLOB
 );
 CREATE INDEX IF NOT EXISTS spool_items_run ON spool_items (run_key, seq);
 CREATE TABLE IF NOT EXISTS spool_experiments (
@@ -103,6 +110,166 @@ std::string_view text(std::string_view s) { return s.data() != nullptr ? s : std
 
 std::string locks_dir(const std::string& spool_path) { return spool_path + ".locks"; }
 
+// A metric block, as stored in spool_items.block (host byte order; a spool is a local file of one machine):
+//   u32 point count, u32 key count, per key {u32 length, bytes},
+//   per point {u32 key index, f64 value, i64 timestamp, i64 step, u32 wire length}, then the wire bytes: each
+//   point's wire form followed by a comma (length 0: none was made).
+// One row per block instead of one per point is what makes spooling and uploading cheap: a row costs far more
+// to insert, read and delete than the point it holds.
+
+template <typename T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+/// Packs metric points into a block. Not thread-safe; reused from append to append.
+class BlockWriter {
+ public:
+  std::size_t size() const noexcept { return points_; }
+  void clear() {
+    keys_.clear();
+    key_index_.clear();
+    points_ = 0;
+    entries_.clear();
+    wire_.clear();
+  }
+  void add(const ItemView& v, WireEncoder encoder) {
+    // Few keys per block in practice: a scan beats hashing until there are many.
+    std::optional<std::uint32_t> index;
+    if (keys_.size() <= 16) {
+      for (std::size_t k = 0; k < keys_.size(); ++k) {
+        if (keys_[k] == v.key) index = static_cast<std::uint32_t>(k);
+      }
+    } else if (auto it = key_index_.find(v.key); it != key_index_.end()) {
+      index = it->second;
+    }
+    if (!index) {
+      index = static_cast<std::uint32_t>(keys_.size());
+      keys_.emplace_back(v.key);
+      key_index_.emplace(keys_.back(), *index);
+    }
+    const std::size_t before = wire_.size();
+    if (encoder != nullptr) {
+      encoder(wire_, v.key, v.value, v.timestamp, v.step);
+      wire_ += ',';  // kept with each form, so that a run of points is one copy into a request body
+    }
+    put(entries_, *index);
+    put(entries_, v.value);
+    put(entries_, v.timestamp);
+    put(entries_, v.step);
+    put(entries_, static_cast<std::uint32_t>(wire_.size() - before));
+    ++points_;
+  }
+  /// The block's bytes (valid until the next change).
+  std::string_view bytes() {
+    out_.clear();
+    put(out_, static_cast<std::uint32_t>(points_));
+    put(out_, static_cast<std::uint32_t>(keys_.size()));
+    for (const auto& k : keys_) {
+      put(out_, static_cast<std::uint32_t>(k.size()));
+      out_ += k;
+    }
+    out_ += entries_;
+    out_ += wire_;
+    return out_;
+  }
+
+ private:
+  std::deque<std::string> keys_;  // stable addresses: key_index_ views them
+  std::unordered_map<std::string_view, std::uint32_t> key_index_;
+  std::size_t points_ = 0;
+  std::string entries_;
+  std::string wire_;
+  std::string out_;
+};
+
+/// Reads a block back, refusing one that does not hold together (a damaged file) instead of reading past it.
+class BlockReader {
+ public:
+  BlockReader(std::string_view bytes, std::int64_t seq, const std::string& path) : bytes_(bytes), seq_(seq), path_(path) {
+    points_ = get<std::uint32_t>();
+    const auto key_count = get<std::uint32_t>();
+    if (key_count > bytes_.size()) damaged();
+    keys_.reserve(key_count);
+    for (std::uint32_t i = 0; i < key_count; ++i) {
+      const auto n = get<std::uint32_t>();
+      keys_.push_back(take(n));
+    }
+    constexpr std::size_t ENTRY = 4 + 8 + 8 + 8 + 4;
+    if (points_ > (bytes_.size() - pos_) / ENTRY) damaged();
+    entries_ = pos_;
+    wire_ = pos_ + points_ * ENTRY;
+  }
+  std::uint32_t points() const noexcept { return points_; }
+  /// Point i; calls must go in increasing order of i (the wire offsets are summed along the way).
+  void point(std::uint32_t i, Item& out) {
+    pos_ = entries_ + static_cast<std::size_t>(i) * (4 + 8 + 8 + 8 + 4);
+    const auto key = get<std::uint32_t>();
+    if (key >= keys_.size()) damaged();
+    out.key.assign(keys_[key]);
+    out.value = get<double>();
+    out.timestamp = get<std::int64_t>();
+    out.step = get<std::int64_t>();
+    const auto wire_length = get<std::uint32_t>();
+    pos_ = wire_;
+    const auto wire = take(wire_length);
+    out.wire.assign(wire.substr(0, wire.empty() ? 0 : wire.size() - 1));  // without its comma
+    wire_ = pos_;
+  }
+  /// The wire bytes (forms and commas) of points [from, to), up to the first point without a wire form;
+  /// returns how many points they cover.
+  std::uint32_t wire_range(std::uint32_t from, std::uint32_t to, std::string_view& bytes) {
+    constexpr std::size_t ENTRY = 4 + 8 + 8 + 8 + 4;
+    std::size_t offset = 0;
+    std::size_t length = 0;
+    std::uint32_t covered = 0;
+    for (std::uint32_t i = 0; i < to; ++i) {
+      std::uint32_t n = 0;
+      std::memcpy(&n, bytes_.data() + entries_ + static_cast<std::size_t>(i) * ENTRY + ENTRY - 4, sizeof n);
+      if (i < from) {
+        offset += n;
+        continue;
+      }
+      if (n == 0) break;
+      length += n;
+      ++covered;
+    }
+    pos_ = wire_ + offset;
+    bytes = take(length);
+    return covered;
+  }
+
+ private:
+  template <typename T>
+  T get() {
+    T v;
+    const auto b = take(sizeof v);
+    std::memcpy(&v, b.data(), sizeof v);
+    return v;
+  }
+  std::string_view take(std::size_t n) {
+    if (n > bytes_.size() - pos_) damaged();
+    const auto out = bytes_.substr(pos_, n);
+    pos_ += n;
+    return out;
+  }
+  [[noreturn]] void damaged() const {
+    throw MlflowError(ErrorCode::INVALID_STATE, "The spool file '" + path_ + "' holds a damaged metric block (seq " +
+                                                    std::to_string(seq_) +
+                                                    "). Move the file aside to keep logging; what it held up to "
+                                                    "that block can still be read with sqlite3.");
+  }
+
+  std::string_view bytes_;
+  std::int64_t seq_;
+  const std::string& path_;
+  std::size_t pos_ = 0;
+  std::uint32_t points_ = 0;
+  std::vector<std::string_view> keys_;
+  std::size_t entries_ = 0;
+  std::size_t wire_ = 0;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -142,10 +309,26 @@ Spool::Spool(const std::string& path) : path_(path) {
     st.run();
   }
   db_->exec("PRAGMA synchronous=NORMAL");
+  // Debian's SQLite zeroes every freed page (SQLITE_SECURE_DELETE): purging delivered blocks would then write
+  // each one again, costing more than the upload it follows. FAST still clears what costs no extra I/O.
+  db_->exec("PRAGMA secure_delete=FAST");
   if (version < SPOOL_FORMAT_VERSION) {
     Transaction tx(*db_, Transaction::Mode::immediate);
-    db_->exec(SCHEMA);
-    db_->exec("PRAGMA user_version = " + std::to_string(SPOOL_FORMAT_VERSION));
+    // Read again under the write lock: another process may have created or upgraded the file meanwhile.
+    {
+      Statement st(*db_, "PRAGMA user_version");
+      version = st.step() ? static_cast<int>(st.get_int64(0)) : 0;
+    }
+    if (version == 1) {
+      db_->exec(
+          "ALTER TABLE spool_items ADD COLUMN n_items INTEGER NOT NULL DEFAULT 1; "
+          "ALTER TABLE spool_items ADD COLUMN block BLOB;");
+    } else if (version == 0) {
+      db_->exec(SCHEMA);
+    }
+    if (version < SPOOL_FORMAT_VERSION) {
+      db_->exec("PRAGMA user_version = " + std::to_string(SPOOL_FORMAT_VERSION));
+    }
     tx.commit();
   }
 }
@@ -327,26 +510,47 @@ void Spool::append(std::size_t count, const std::function<ItemView(std::size_t)>
   if (count == 0) return;
   std::lock_guard lock(mutex_);
   Transaction tx(*db_, Transaction::Mode::immediate);
-  auto st = db_->cached(
-      "INSERT INTO spool_items (run_key, kind, key, value, text, timestamp, step) VALUES (?,?,?,?,?,?,?)");
-  for (std::size_t i = 0; i < count; ++i) {
-    const ItemView v = item(i);
-    st->bind(1, v.run_key).bind(2, static_cast<std::int64_t>(v.kind)).bind(3, text(v.key));
-    if (v.kind == ItemKind::metric) {
-      // SQLite turns a NaN REAL into NULL, so NULL is how NaN is kept (read_items maps it back).
-      if (std::isnan(v.value)) {
-        st->bind_null(4);
-      } else {
-        st->bind(4, v.value);
-      }
-      st->bind_null(5);
-    } else {
-      st->bind_null(4).bind(5, text(v.text));
-    }
-    st->bind(6, v.timestamp).bind(7, v.step);
-    st->run();
+  // Seqs are given here, not by SQLite, because a block takes one per point. AUTOINCREMENT's counter still
+  // moves with them, so a seq is never given twice, even after the rows holding the highest were deleted.
+  std::int64_t next = 1;
+  {
+    auto st = db_->cached(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'spool_items'), 0), "
+        "coalesce((SELECT max(seq) FROM spool_items), 0))");
+    if (st->step()) next = st->get_int64(0) + 1;
     st->reset();
   }
+  auto single = db_->cached(
+      "INSERT INTO spool_items (seq, run_key, kind, key, value, text, timestamp, step) VALUES (?,?,?,?,?,?,?,?)");
+  auto blocks = db_->cached(
+      "INSERT INTO spool_items (seq, run_key, kind, key, n_items, block) VALUES (?, ?, 4, '', ?, ?)");
+  thread_local BlockWriter block;
+  block.clear();
+  std::int64_t block_run = 0;
+  auto write_block = [&] {
+    if (block.size() == 0) return;
+    const auto n = static_cast<std::int64_t>(block.size());
+    blocks->bind(1, next + n - 1).bind(2, block_run).bind(3, n).bind_blob(4, block.bytes());
+    blocks->run();
+    blocks->reset();
+    next += n;
+    block.clear();
+  };
+  for (std::size_t i = 0; i < count; ++i) {
+    const ItemView v = item(i);
+    if (v.kind == ItemKind::metric) {
+      if (block.size() != 0 && (v.run_key != block_run || block.size() == MAX_BLOCK_POINTS)) write_block();
+      block_run = v.run_key;
+      block.add(v, wire_encoder_);
+      continue;
+    }
+    write_block();
+    single->bind(1, next++).bind(2, v.run_key).bind(3, static_cast<std::int64_t>(v.kind)).bind(4, text(v.key));
+    single->bind_null(5).bind(6, text(v.text)).bind(7, v.timestamp).bind(8, v.step);
+    single->run();
+    single->reset();
+  }
+  write_block();
   tx.commit();
 }
 
@@ -362,10 +566,11 @@ std::vector<Item> Spool::read_items(std::int64_t run_key, std::int64_t after_seq
 
 void Spool::read_items(std::int64_t run_key, std::int64_t after_seq, std::size_t limit, std::vector<Item>& out) {
   std::lock_guard lock(mutex_);
+  // A block's row seq is its last point's: a block partly acknowledged is still found by seq > after_seq.
   auto st = db_->cached(
-      "SELECT seq, kind, key, value, text, timestamp, step FROM spool_items WHERE run_key = ? AND seq > ? "
-      "ORDER BY seq LIMIT ?");
-  st->bind(1, run_key).bind(2, after_seq).bind(3, static_cast<std::int64_t>(limit));
+      "SELECT seq, kind, key, value, text, timestamp, step, n_items, block FROM spool_items WHERE run_key = ? AND "
+      "seq > ? ORDER BY seq LIMIT ?");
+  st->bind(1, run_key).bind(2, after_seq).bind(3, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
   std::size_t n = 0;
   // A failed read leaves nothing half-filled behind.
   struct TrimOnError {
@@ -375,12 +580,35 @@ void Spool::read_items(std::int64_t run_key, std::int64_t after_seq, std::size_t
       if (std::uncaught_exceptions() > exceptions) out.clear();
     }
   } trim{out};
-  while (st->step()) {
+  auto next_item = [&]() -> Item& {
     if (n == out.size()) out.emplace_back();
-    Item& it = out[n++];
-    it.seq = st->get_int64(0);
-    it.kind = static_cast<ItemKind>(st->get_int64(1));
+    return out[n++];
+  };
+  while (n < limit && st->step()) {
+    const std::int64_t seq = st->get_int64(0);
+    const auto kind = static_cast<ItemKind>(st->get_int64(1));
+    if (kind == ItemKind::metric_block) {
+      BlockReader block(st->get_blob_view(8), seq, path_);
+      const std::int64_t first = seq - static_cast<std::int64_t>(block.points()) + 1;
+      if (static_cast<std::int64_t>(block.points()) != st->get_int64(7)) {
+        throw MlflowError(ErrorCode::INVALID_STATE, "The spool file '" + path_ + "' holds a metric block (seq " +
+                                                        std::to_string(seq) + ") whose count does not match its row");
+      }
+      for (std::uint32_t i = 0; i < block.points() && n < limit; ++i) {
+        Item probe;
+        Item& it = first + i > after_seq ? next_item() : probe;
+        block.point(i, it);  // read in order even when skipped: the wire offsets add up
+        it.seq = first + i;
+        it.kind = ItemKind::metric;
+        it.text.clear();
+      }
+      continue;
+    }
+    Item& it = next_item();
+    it.seq = seq;
+    it.kind = kind;
     it.key.assign(st->get_text_view(2));
+    it.wire.clear();
     if (it.kind == ItemKind::metric) {
       it.value = st->is_null(3) ? std::numeric_limits<double>::quiet_NaN() : st->get_double(3);
       it.text.clear();
@@ -391,14 +619,53 @@ void Spool::read_items(std::int64_t run_key, std::int64_t after_seq, std::size_t
     it.timestamp = st->get_int64(5);
     it.step = st->get_int64(6);
   }
+  st->reset();
   out.resize(n);
+}
+
+WireRange Spool::append_wire_metrics(std::int64_t run_key, std::int64_t after_seq, std::size_t max_points,
+                                     std::string& out) {
+  std::lock_guard lock(mutex_);
+  auto st = db_->cached(
+      "SELECT seq, kind, n_items, block FROM spool_items WHERE run_key = ? AND seq > ? ORDER BY seq LIMIT ?");
+  st->bind(1, run_key).bind(2, after_seq).bind(3, static_cast<std::int64_t>(std::min<std::size_t>(max_points, INT64_MAX)));
+  WireRange got;
+  const std::size_t size_before = out.size();
+  try {
+    while (got.points < max_points && st->step()) {
+      const std::int64_t seq = st->get_int64(0);
+      if (static_cast<ItemKind>(st->get_int64(1)) != ItemKind::metric_block) break;
+      BlockReader block(st->get_blob_view(3), seq, path_);
+      const auto count = static_cast<std::int64_t>(block.points());
+      if (count != st->get_int64(2) || count == 0) {
+        throw MlflowError(ErrorCode::INVALID_STATE, "The spool file '" + path_ + "' holds a metric block (seq " +
+                                                        std::to_string(seq) + ") whose count does not match its row");
+      }
+      const std::int64_t first = seq - count + 1;
+      const auto from = static_cast<std::uint32_t>(std::max<std::int64_t>(after_seq + 1 - first, 0));
+      const auto to = static_cast<std::uint32_t>(
+          std::min<std::int64_t>(count, from + static_cast<std::int64_t>(max_points - got.points)));
+      std::string_view bytes;
+      const std::uint32_t covered = block.wire_range(from, to, bytes);
+      out += bytes;
+      got.points += covered;
+      if (covered > 0) got.last_seq = first + from + covered - 1;
+      if (covered < to - from) break;  // a point without a wire form: the caller encodes it
+    }
+  } catch (...) {
+    out.resize(size_before);
+    st->reset();
+    throw;
+  }
+  st->reset();
+  return got;
 }
 
 std::int64_t Spool::pending_items(std::int64_t run_key) {
   std::lock_guard lock(mutex_);
   auto st = db_->cached(
-      "SELECT count(*) FROM spool_items WHERE run_key = ?1 AND seq > (SELECT acked_seq FROM spool_runs WHERE "
-      "run_key = ?1)");
+      "SELECT coalesce(sum(min(i.n_items, i.seq - r.acked_seq)), 0) FROM spool_items i JOIN spool_runs r ON "
+      "r.run_key = i.run_key WHERE i.run_key = ?1 AND i.seq > r.acked_seq");
   st->bind(1, run_key);
   return st->step() ? st->get_int64(0) : 0;
 }
@@ -415,7 +682,8 @@ bool Spool::has_pending_items(std::int64_t run_key) {
 std::int64_t Spool::pending_items_total(std::string_view target_uri) {
   std::lock_guard lock(mutex_);
   auto st = db_->cached(
-      "SELECT count(*) FROM spool_items i JOIN spool_runs r ON r.run_key = i.run_key WHERE i.seq > r.acked_seq "
+      "SELECT coalesce(sum(min(i.n_items, i.seq - r.acked_seq)), 0) FROM spool_items i JOIN spool_runs r ON "
+      "r.run_key = i.run_key WHERE i.seq > r.acked_seq "
       "AND r.abandoned = 0 AND (?1 = '' OR r.target_uri = ?1)");
   st->bind(1, std::string(target_uri));
   return st->step() ? st->get_int64(0) : 0;

@@ -87,6 +87,8 @@ class Statement {
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
   Statement& bind(int index, std::optional<std::int64_t> value);
   Statement& bind_null(int index);
+  /// Binds bytes as a BLOB (copied): unlike text, they need not be UTF-8.
+  Statement& bind_blob(int index, std::string_view bytes);
 
   /// Steps once: true when a row is available, false when done.
   bool step();
@@ -101,6 +103,8 @@ class Statement {
   std::string get_text(int column) const;
   /// The text of a column without a copy; valid until the next step() or reset().
   std::string_view get_text_view(int column) const;
+  /// A BLOB column's bytes, valid until the next step/reset (empty for NULL).
+  std::string_view get_blob_view(int column) const;
   std::optional<std::int64_t> get_optional_int64(int column) const;
 
   const std::string& sql() const noexcept { return sql_; }

@@ -20,6 +20,7 @@
 #include "mlflow/error.hpp"
 #include "storage/spool/spool.hpp"
 #include "support/fake_mlflow_server.hpp"
+#include "support/test_env.hpp"
 #include "tracker/artifacts/run_artifacts.hpp"
 #include "tracker/rest/rest_store.hpp"
 #include "tracker/transport/options.hpp"
@@ -51,6 +52,11 @@ using mlflow::MlflowError;
 using mlflow::test::FakeMlflowOptions;
 using mlflow::test::FakeMlflowServer;
 using mlflow::test::MlflowFlavor;
+using mlflow::test::files_under;
+using mlflow::test::read_file;
+using mlflow::test::ScopedEnv;
+using mlflow::test::TempDir;
+using mlflow::test::write_file;
 
 namespace {
 
@@ -64,66 +70,6 @@ class AllocationProbe {
   ~AllocationProbe() { g_probe_on = false; }
   std::size_t largest() const { return g_probe_largest; }
 };
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-artifacts-rest-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-/// Sets an environment variable for the lifetime of the object (the artifact transport reads it).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
-void write(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::vector<std::string> files_under(const fs::path& root) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file()) out.push_back(it->path().lexically_relative(root).generic_string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 /// A deterministic pattern that no shifted copy matches, so a resent or truncated upload shows.
 char pattern_byte(std::uint64_t i) { return static_cast<char>((i * 2654435761u >> 7) ^ (i >> 13)); }
@@ -211,7 +157,7 @@ struct ServerFixture {
 TEST(ArtifactsRest, uploadsGoToTheProxyPathOfTheRunsArtifactUri) {
   ServerFixture f;
   EXPECT_EQ(f.artifact_uri, "mlflow-artifacts:/" + f.root());
-  write(f.dir.path() / "hello.txt", "hello\n");
+  write_file(f.dir.path() / "hello.txt", "hello\n");
   f.client->log_artifact(f.run_id, (f.dir.path() / "hello.txt").string(), "docs");
   f.client->log_text(f.run_id, "{\"a\": 1}", "meta/info.json");
 
@@ -242,9 +188,9 @@ TEST(ArtifactsRest, listAndDownloadRoundTrip) {
     FakeMlflowOptions options;
     options.flavor = flavor;  // 2.17 closes every connection, 3.3 keeps it alive
     ServerFixture f(options);
-    write(f.dir.path() / "tree/top.txt", "top");
-    write(f.dir.path() / "tree/data/a.bin", std::string("\0\1\2\3", 4));
-    write(f.dir.path() / "tree/data/deep/b.csv", "1,2\n3,4\n");
+    write_file(f.dir.path() / "tree/top.txt", "top");
+    write_file(f.dir.path() / "tree/data/a.bin", std::string("\0\1\2\3", 4));
+    write_file(f.dir.path() / "tree/data/deep/b.csv", "1,2\n3,4\n");
     f.client->log_artifacts(f.run_id, (f.dir.path() / "tree").string(), "model");
 
     const auto root = f.client->list_artifacts(f.run_id);
@@ -263,10 +209,10 @@ TEST(ArtifactsRest, listAndDownloadRoundTrip) {
     const std::string local = f.client->download_artifacts(f.run_id, "model", dst.string());
     EXPECT_EQ(fs::path(local), dst / "model");
     EXPECT_EQ(files_under(local), (std::vector<std::string>{"data/a.bin", "data/deep/b.csv", "top.txt"}));
-    EXPECT_EQ(read(dst / "model/data/a.bin"), std::string("\0\1\2\3", 4));
-    EXPECT_EQ(read(dst / "model/data/deep/b.csv"), "1,2\n3,4\n");
+    EXPECT_EQ(read_file(dst / "model/data/a.bin"), std::string("\0\1\2\3", 4));
+    EXPECT_EQ(read_file(dst / "model/data/deep/b.csv"), "1,2\n3,4\n");
     const std::string one = f.client->download_artifacts(f.run_id, "model/top.txt", (f.dir.path() / "one").string());
-    EXPECT_EQ(read(one), "top");
+    EXPECT_EQ(read_file(one), "top");
     EXPECT_TRUE(f.client->list_artifacts(f.run_id, "missing").empty());
   }
 }
@@ -401,9 +347,9 @@ TEST(SpooledArtifacts, keptNextToTheSpoolThenUploadedIntoTheServerRun) {
   EXPECT_FALSE(mlflow::artifacts::has_spooled_artifacts(spool_path, record.local_run_id));
   // What repository_for_run gives a spool-only run: the local directory.
   auto local = mlflow::artifacts::make_local_repository(dir);
-  write(f.dir.path() / "w.csv", "1,2\n");
+  write_file(f.dir.path() / "w.csv", "1,2\n");
   local->log_artifact(f.dir.path() / "w.csv", "weights");
-  write(f.dir.path() / "tree/p.png", "\x89PNG");
+  write_file(f.dir.path() / "tree/p.png", "\x89PNG");
   local->log_artifacts(f.dir.path() / "tree", "plots");
   EXPECT_TRUE(mlflow::artifacts::has_spooled_artifacts(spool_path, record.local_run_id));
 
@@ -438,8 +384,8 @@ TEST(SpooledArtifacts, anInterruptedUploadKeepsWhatWasNotSent) {
   record.server_run_id = f.run_id;
   auto local = mlflow::artifacts::make_local_repository(
       mlflow::artifacts::spooled_artifact_dir(spool_path, record.local_run_id));
-  write(f.dir.path() / "a.txt", "a");
-  write(f.dir.path() / "b.txt", "b");
+  write_file(f.dir.path() / "a.txt", "a");
+  write_file(f.dir.path() / "b.txt", "b");
   local->log_artifact(f.dir.path() / "a.txt", "");
   local->log_artifact(f.dir.path() / "b.txt", "");
 

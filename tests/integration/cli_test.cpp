@@ -26,6 +26,7 @@
 #include <gtest/gtest.h>
 
 #include "mlflow/mlflow.hpp"
+#include "storage/spool/spool.hpp"
 #include "support/fake_mlflow_server.hpp"
 #include "tracker/rest/rest_store.hpp"
 
@@ -703,6 +704,144 @@ TEST(CliDoctor, ChecksTls) {
   auto listed = run_cli({"--tracking-uri", fake.base_url(), "experiments", "list", "--json"},
                         {{"MLFLOW_TRACKING_SERVER_CERT_PATH", ca.string()}});
   EXPECT_EQ(listed.exit_code, 0) << describe(listed);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A tracking URI with "user:password@": every URI the commands print or put into JSON keeps the user
+// name and the host and shows "***" for the password.
+// ---------------------------------------------------------------------------------------------------
+class CliCredentialsTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kPassword = "Pw-9f3kQz7x";
+
+  void SetUp() override {
+    const std::string base = fake_.base_url();
+    const auto host_at = base.find("://") + 3;
+    host_ = base.substr(host_at);
+    uri_ = base.substr(0, host_at) + "alice:" + kPassword + "@" + host_;
+    shown_ = base.substr(0, host_at) + "alice:***@" + host_;
+    fs::create_directories(spool_dir());
+  }
+
+  fs::path spool_dir() const { return dir_.path() / "spool"; }
+  EnvChanges env() const { return {{"MLFLOW_CPP_SPOOL_DIR", spool_dir().string()}}; }
+
+  /// A finished run in the spool, for uri_, that the server has not seen yet.
+  void spool_a_run() {
+    mlflow::spool::Spool spool((spool_dir() / "spool.db").string());
+    mlflow::spool::RunRecord run;
+    run.local_run_id = mlflow::spool::new_local_id();
+    run.target_uri = uri_;
+    run.experiment_id = "0";
+    run.run_name = "offline";
+    run.start_time = 1'700'000'000'000;
+    run.end_time = 1'700'000'060'000;
+    run.status = "FINISHED";
+    run.terminal_requested = true;
+    spool.add_run(run);
+    local_run_id_ = run.local_run_id;
+  }
+
+  /// An MLflow SQLite file holding one finished run with one metric point.
+  std::string source_file() {
+    const fs::path db = dir_.path() / "source.db";
+    mlflow::MlflowClient client("sqlite:///" + db.string());
+    const auto run = client.create_run("0", 1'700'000'000'000, {}, "copied");
+    client.log_metric(run.info.run_id, "loss", 0.5, 1'700'000'000'000, 0);
+    client.set_terminated(run.info.run_id, mlflow::RunStatus::FINISHED, 1'700'000'001'000);
+    return "sqlite:///" + db.string();
+  }
+
+  /// Neither stream shows the password; `where` (stdout or stderr) shows the masked URI.
+  void expect_masked(const CliResult& result, const std::string& where) {
+    EXPECT_FALSE(contains(result.out, kPassword)) << describe(result);
+    EXPECT_FALSE(contains(result.err, kPassword)) << describe(result);
+    EXPECT_TRUE(contains(where, shown_)) << describe(result);
+  }
+
+  /// Every "target" of a --json sync report is the masked URI.
+  void expect_masked_targets(const CliResult& result) {
+    expect_masked(result, result.out);
+    const auto report = parse_json(result);
+    ASSERT_FALSE(report.at("runs").as_array().empty()) << result.out;
+    for (const auto& run : report.at("runs").as_array()) EXPECT_EQ(run.at("target").as_string(), shown_);
+  }
+
+  mlflow::test::FakeMlflowServer fake_{[] {
+    mlflow::test::FakeMlflowOptions options;
+    options.basic_auth = std::make_pair(std::string("alice"), std::string(kPassword));
+    return options;
+  }()};
+  TempDir dir_;
+  std::string host_, uri_, shown_, local_run_id_;
+};
+
+TEST_F(CliCredentialsTest, StatusShowsTheUserButNotThePassword) {
+  spool_a_run();
+  auto table = run_cli({"--tracking-uri", uri_, "status"}, env());
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  expect_masked(table, table.out);
+  EXPECT_TRUE(contains(table.out, local_run_id_)) << table.out;
+
+  auto as_json = run_cli({"--tracking-uri", uri_, "status", "--json"}, env());
+  ASSERT_EQ(as_json.exit_code, 0) << describe(as_json);
+  expect_masked(as_json, as_json.out);
+  const auto report = parse_json(as_json);
+  ASSERT_EQ(report.at("runs").as_array().size(), 1u) << as_json.out;
+  EXPECT_EQ(report.at("runs").as_array()[0].at("target").as_string(), shown_);
+}
+
+TEST_F(CliCredentialsTest, SyncDryRunShowsTheUserButNotThePassword) {
+  spool_a_run();
+  auto table = run_cli({"sync", "--dry-run", "--no-progress"}, env());
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  expect_masked(table, table.out);
+  EXPECT_TRUE(contains(table.out, "would send") && contains(table.out, "Dry run")) << table.out;
+  expect_masked_targets(run_cli({"sync", "--dry-run", "--json"}, env()));
+
+  const std::string from = source_file();
+  auto copy = run_cli({"sync", "--from", from, "--to", uri_, "--dry-run", "--no-progress"}, env());
+  ASSERT_EQ(copy.exit_code, 0) << describe(copy);
+  expect_masked(copy, copy.out);
+  expect_masked_targets(run_cli({"sync", "--from", from, "--to", uri_, "--dry-run", "--json"}, env()));
+  EXPECT_EQ(fake_.runs().size(), 0u) << "a dry run sent something";
+}
+
+TEST_F(CliCredentialsTest, SyncReportsAndErrorsDoNotShowThePassword) {
+  spool_a_run();
+  auto delivered = run_cli({"sync", "--no-progress"}, env());
+  ASSERT_EQ(delivered.exit_code, 0) << describe(delivered);
+  expect_masked(delivered, delivered.out);
+  EXPECT_TRUE(contains(delivered.out, "delivered")) << delivered.out;
+  EXPECT_EQ(fake_.runs().size(), 1u) << "the password in the URI did not authenticate the upload";
+
+  const std::string from = source_file();
+  auto copied = run_cli({"sync", "--from", from, "--to", uri_, "--json"}, env());
+  EXPECT_EQ(copied.exit_code, 0) << describe(copied);
+  expect_masked_targets(copied);
+  EXPECT_EQ(fake_.runs().size(), 2u);
+
+  const std::string ftp = "ftp://alice:" + std::string(kPassword) + "@" + host_;
+  auto not_a_server = run_cli({"sync", "--from", from, "--to", ftp}, env());
+  EXPECT_EQ(not_a_server.exit_code, 1) << describe(not_a_server);
+  EXPECT_FALSE(contains(not_a_server.out + not_a_server.err, kPassword)) << describe(not_a_server);
+  EXPECT_TRUE(contains(not_a_server.err, "ftp://alice:***@" + host_)) << describe(not_a_server);
+}
+
+TEST_F(CliCredentialsTest, DoctorAndErrorsShowTheUserButNotThePassword) {
+  auto doctor = run_cli({"--tracking-uri", uri_, "doctor"}, env());
+  EXPECT_EQ(doctor.exit_code, 0) << describe(doctor);
+  expect_masked(doctor, doctor.out);
+  auto as_json = run_cli({"--tracking-uri", uri_, "doctor", "--json"}, env());
+  EXPECT_EQ(as_json.exit_code, 0) << describe(as_json);
+  expect_masked(as_json, as_json.out);
+  EXPECT_EQ(parse_json(as_json).at("tracking_uri").as_string(), shown_);
+
+  auto unsupported = run_cli({"--tracking-uri", "ftp://alice:" + std::string(kPassword) + "@" + host_, "runs", "list"},
+                             env());
+  EXPECT_EQ(unsupported.exit_code, 1) << describe(unsupported);
+  EXPECT_FALSE(contains(unsupported.out + unsupported.err, kPassword)) << describe(unsupported);
+  EXPECT_TRUE(contains(unsupported.err, "ftp://alice:***@" + host_)) << describe(unsupported);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include "mlflow/client.hpp"
 #include "mlflow/fluent.hpp"
 #include "support/fake_mlflow_server.hpp"
+#include "support/test_env.hpp"
 #include "tracker/artifacts/run_artifacts.hpp"
 #include "tracker/logging/logging_store.hpp"
 #include "tracker/rest/rest_store.hpp"
@@ -23,17 +24,8 @@ namespace {
 using namespace std::chrono_literals;
 using namespace mlflow;
 using namespace mlflow::offline_test;
-
-void write(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using mlflow::test::read_file;
+using mlflow::test::write_file;
 
 }  // namespace
 
@@ -63,7 +55,7 @@ TEST(SpooledArtifacts, aRunStartedOfflineKeepsItsArtifactsUntilItsServerRunExist
 
   server.loopback().stop();
   const mlflow::Run run = client.create_run("0", std::nullopt, {{"mlflow.runName", "offline"}}, "offline");
-  write(dir.path / "local" / "plot.png", "\x89PNG fake");
+  write_file(dir.path / "local" / "plot.png", "\x89PNG fake");
   client.log_artifact(run.info.run_id, (dir.path / "local" / "plot.png").string(), "plots");
   client.log_text(run.info.run_id, "written offline", "notes.txt");
 
@@ -71,8 +63,8 @@ TEST(SpooledArtifacts, aRunStartedOfflineKeepsItsArtifactsUntilItsServerRunExist
   const auto record = spooled->spool().find_run(run.info.run_id);
   ASSERT_TRUE(record);
   const fs::path kept = artifacts::spooled_artifact_dir(o.spool_path, record->local_run_id);
-  EXPECT_EQ(read(kept / "plots" / "plot.png"), "\x89PNG fake");
-  EXPECT_EQ(read(kept / "notes.txt"), "written offline");
+  EXPECT_EQ(read_file(kept / "plots" / "plot.png"), "\x89PNG fake");
+  EXPECT_EQ(read_file(kept / "notes.txt"), "written offline");
   const auto listed = client.list_artifacts(run.info.run_id);
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].path, "notes.txt");
@@ -110,7 +102,7 @@ TEST(SpooledArtifacts, fluentArtifactsOfAServerRunGoStraightToTheServer) {
     experiment_id = mlflow::set_experiment("fluent-artifacts").experiment_id;
     mlflow::ActiveRun run = mlflow::start_run();
     run_id = run.run_id();
-    write(dir.path / "local" / "w.csv", "1,2\n");
+    write_file(dir.path / "local" / "w.csv", "1,2\n");
     mlflow::log_artifact((dir.path / "local" / "w.csv").string(), "weights");
     mlflow::log_text("hello", "hello.txt");
   }

@@ -19,6 +19,7 @@
 #include "storage/sqlite/sqlite_store.hpp"
 #include "tracker/artifacts/artifact_paths.hpp"
 #include "tracker/artifacts/artifact_repository.hpp"
+#include "support/test_env.hpp"
 #include "tracker/artifacts/http_artifact_repository.hpp"
 
 namespace fs = std::filesystem;
@@ -26,49 +27,12 @@ using mlflow::ErrorCode;
 using mlflow::FileInfo;
 using mlflow::MlflowClient;
 using mlflow::MlflowError;
+using mlflow::test::files_under;
+using mlflow::test::read_file;
+using mlflow::test::TempDir;
+using mlflow::test::write_file;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-artifacts-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-/// Every regular file below `root`, as sorted relative paths.
-std::vector<std::string> files_under(const fs::path& root) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file()) out.push_back(it->path().lexically_relative(root).generic_string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 /// A sqlite store in a temp dir whose artifact root is in that dir too (never the current directory).
 struct Fixture {
@@ -106,33 +70,33 @@ TEST(ArtifactsSqlite, runArtifactUriIsUnderTheStoresArtifactRoot) {
 
 TEST(ArtifactsSqlite, logArtifactCopiesTheFileUnderTheRunsArtifactUri) {
   Fixture f;
-  write(f.local("hello.txt"), "hello artifacts\n");
+  write_file(f.local("hello.txt"), "hello artifacts\n");
   f.client.log_artifact(f.run_id, f.local("hello.txt").string());
   f.client.log_artifact(f.run_id, f.local("hello.txt").string(), "docs/greetings");
-  EXPECT_EQ(read(f.artifact_root / "hello.txt"), "hello artifacts\n");
-  EXPECT_EQ(read(f.artifact_root / "docs" / "greetings" / "hello.txt"), "hello artifacts\n");
+  EXPECT_EQ(read_file(f.artifact_root / "hello.txt"), "hello artifacts\n");
+  EXPECT_EQ(read_file(f.artifact_root / "docs" / "greetings" / "hello.txt"), "hello artifacts\n");
   EXPECT_EQ(files_under(f.artifact_root), (std::vector<std::string>{"docs/greetings/hello.txt", "hello.txt"}));
 }
 
 TEST(ArtifactsSqlite, logArtifactReplacesAnEarlierFileOfTheSameName) {
   Fixture f;
-  write(f.local("v.txt"), "one");
+  write_file(f.local("v.txt"), "one");
   f.client.log_artifact(f.run_id, f.local("v.txt").string());
-  write(f.local("v.txt"), "two, longer");
+  write_file(f.local("v.txt"), "two, longer");
   f.client.log_artifact(f.run_id, f.local("v.txt").string());
-  EXPECT_EQ(read(f.artifact_root / "v.txt"), "two, longer");
+  EXPECT_EQ(read_file(f.artifact_root / "v.txt"), "two, longer");
   EXPECT_EQ(files_under(f.artifact_root), std::vector<std::string>{"v.txt"});  // no temporary file left
 }
 
 TEST(ArtifactsSqlite, logArtifactsKeepsTheDirectoryLayout) {
   Fixture f;
-  write(f.local("tree/a.txt"), "a");
-  write(f.local("tree/sub/b.bin"), std::string("\0\1\2", 3));
-  write(f.local("tree/sub/deeper/c.csv"), "1,2\n");
+  write_file(f.local("tree/a.txt"), "a");
+  write_file(f.local("tree/sub/b.bin"), std::string("\0\1\2", 3));
+  write_file(f.local("tree/sub/deeper/c.csv"), "1,2\n");
   f.client.log_artifacts(f.run_id, f.local("tree").string(), "model");
   EXPECT_EQ(files_under(f.artifact_root),
             (std::vector<std::string>{"model/a.txt", "model/sub/b.bin", "model/sub/deeper/c.csv"}));
-  EXPECT_EQ(read(f.artifact_root / "model/sub/b.bin"), std::string("\0\1\2", 3));
+  EXPECT_EQ(read_file(f.artifact_root / "model/sub/b.bin"), std::string("\0\1\2", 3));
   // log_artifact of a directory puts it under its own name, as MLflow does.
   f.client.log_artifact(f.run_id, f.local("tree/sub").string());
   EXPECT_TRUE(fs::is_regular_file(f.artifact_root / "sub" / "deeper" / "c.csv"));
@@ -142,15 +106,15 @@ TEST(ArtifactsSqlite, logTextStoresTheText) {
   Fixture f;
   const std::string text = "línea 1\nline 2 with a tab\t\n";
   f.client.log_text(f.run_id, text, "notes/summary.txt");
-  EXPECT_EQ(read(f.artifact_root / "notes" / "summary.txt"), text);
+  EXPECT_EQ(read_file(f.artifact_root / "notes" / "summary.txt"), text);
   EXPECT_THROW(f.client.log_text(f.run_id, text, ""), MlflowError);
 }
 
 TEST(ArtifactsSqlite, listArtifactsGivesRunRelativePathsSorted) {
   Fixture f;
-  write(f.local("tree/z.txt"), "zz");
-  write(f.local("tree/a/one.txt"), "1");
-  write(f.local("tree/a/two.txt"), "22");
+  write_file(f.local("tree/z.txt"), "zz");
+  write_file(f.local("tree/a/one.txt"), "1");
+  write_file(f.local("tree/a/two.txt"), "22");
   f.client.log_artifacts(f.run_id, f.local("tree").string());
   f.client.log_text(f.run_id, "abc", "b.txt");
 
@@ -178,15 +142,15 @@ TEST(ArtifactsSqlite, downloadRoundTripsFilesAndDirectories) {
   Fixture f;
   std::string big(300000, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) % 251);
-  write(f.local("tree/data/big.bin"), big);
-  write(f.local("tree/data/nested/n.txt"), "nested");
-  write(f.local("tree/top.txt"), "top");
+  write_file(f.local("tree/data/big.bin"), big);
+  write_file(f.local("tree/data/nested/n.txt"), "nested");
+  write_file(f.local("tree/top.txt"), "top");
   f.client.log_artifacts(f.run_id, f.local("tree").string());
 
   const fs::path dst = f.dir.path() / "download";
   const std::string one = f.client.download_artifacts(f.run_id, "data/big.bin", dst.string());
   EXPECT_EQ(fs::path(one), dst / "data" / "big.bin");
-  EXPECT_EQ(read(one), big);
+  EXPECT_EQ(read_file(one), big);
 
   const std::string dir = f.client.download_artifacts(f.run_id, "data", (f.dir.path() / "d2").string());
   EXPECT_EQ(fs::path(dir), f.dir.path() / "d2" / "data");
@@ -194,11 +158,11 @@ TEST(ArtifactsSqlite, downloadRoundTripsFilesAndDirectories) {
 
   const std::string all = f.client.download_artifacts(f.run_id, "", (f.dir.path() / "d3").string());
   EXPECT_EQ(files_under(all), files_under(f.artifact_root));
-  EXPECT_EQ(read(fs::path(all) / "top.txt"), "top");
+  EXPECT_EQ(read_file(fs::path(all) / "top.txt"), "top");
 
   // No destination: a new temporary directory, which the caller owns.
   const std::string temp = f.client.download_artifacts(f.run_id, "top.txt");
-  EXPECT_EQ(read(temp), "top");
+  EXPECT_EQ(read_file(temp), "top");
   std::error_code ignored;
   fs::remove_all(fs::path(temp).parent_path(), ignored);
 }
@@ -218,7 +182,7 @@ TEST(ArtifactsSqlite, downloadOfAMissingArtifactFailsAndLeavesNothing) {
 
 TEST(ArtifactsSqlite, unsafePathsAreRefusedNamingThePath) {
   Fixture f;
-  write(f.local("x.txt"), "x");
+  write_file(f.local("x.txt"), "x");
   for (const std::string bad : {"../escape", "a/../../b", "/etc", "a\\b", "dir#frag", "a%23b", "..", "C:/x"}) {
     expect_invalid_path([&] { f.client.log_artifact(f.run_id, f.local("x.txt").string(), bad); }, bad);
     expect_invalid_path([&] { f.client.log_artifacts(f.run_id, f.local("").string(), bad); }, bad);
@@ -227,7 +191,7 @@ TEST(ArtifactsSqlite, unsafePathsAreRefusedNamingThePath) {
     expect_invalid_path([&] { f.client.download_artifacts(f.run_id, bad, (f.dir.path() / "d").string()); }, bad);
   }
   // A local file whose name cannot be an artifact name is refused too, before anything is copied.
-  write(f.local("odd#name.txt"), "x");
+  write_file(f.local("odd#name.txt"), "x");
   expect_invalid_path([&] { f.client.log_artifact(f.run_id, f.local("odd#name.txt").string()); }, "odd#name.txt");
   EXPECT_TRUE(files_under(f.artifact_root).empty());
   EXPECT_FALSE(fs::exists(f.artifact_root.parent_path() / "escape"));
@@ -253,7 +217,7 @@ TEST(ArtifactsSqlite, fileUriArtifactLocationIsWrittenToo) {
   const mlflow::Run run = f.client.create_run(experiment);
   EXPECT_EQ(run.info.artifact_uri.rfind("file://", 0), 0u) << run.info.artifact_uri;
   f.client.log_text(run.info.run_id, "via file uri", "f.txt");
-  EXPECT_EQ(read(location / run.info.run_id / "artifacts" / "f.txt"), "via file uri");
+  EXPECT_EQ(read_file(location / run.info.run_id / "artifacts" / "f.txt"), "via file uri");
   EXPECT_EQ(f.client.list_artifacts(run.info.run_id).size(), 1u);
 }
 
@@ -295,8 +259,8 @@ TEST(ArtifactsSqlite, fluentLogsIntoTheActiveRun) {
     mlflow::set_experiment("fluent-artifacts");
     mlflow::ActiveRun run = mlflow::start_run();
     run_id = run.run_id();
-    write(f.local("w.csv"), "1,2\n");
-    write(f.local("dir/p.txt"), "p");
+    write_file(f.local("w.csv"), "1,2\n");
+    write_file(f.local("dir/p.txt"), "p");
     mlflow::log_artifact(f.local("w.csv").string(), "weights");
     mlflow::log_artifacts(f.local("dir").string(), "more");
     mlflow::log_text("hi", "hi.txt");

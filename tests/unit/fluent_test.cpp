@@ -28,6 +28,7 @@
 
 #include "mlflow/client.hpp"
 #include "mlflow/error.hpp"
+#include "support/test_env.hpp"
 #include "tracker/system_tags.hpp"
 
 extern char** environ;
@@ -40,61 +41,11 @@ using mlflow::MlflowError;
 using RunRecord = mlflow::Run;
 using mlflow::RunStatus;
 using mlflow::StartRunOptions;
+using mlflow::test::expect_error;
+using mlflow::test::ScopedEnv;
+using mlflow::test::TempDir;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-fluent-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
-MlflowError expect_error(const std::function<void()>& call, ErrorCode expected_code) {
-  try {
-    call();
-  } catch (const MlflowError& e) {
-    EXPECT_EQ(e.error_code(), expected_code) << e.what();
-    return e;
-  }
-  ADD_FAILURE() << "expected an MlflowError " << mlflow::to_string(expected_code);
-  return MlflowError(ErrorCode::INTERNAL_ERROR, "no error thrown");
-}
 
 /// Builds StartRunOptions by name (GCC 12 warns on designated initializers that leave fields to their defaults).
 class Opts {

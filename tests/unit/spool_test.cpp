@@ -79,7 +79,7 @@ TEST(Spool, creates_a_wal_file_with_its_format_version) {
   EXPECT_EQ(mode.get_text(0), "wal");
   mlflow::sqlite::Statement version(db, "PRAGMA user_version");
   ASSERT_TRUE(version.step());
-  EXPECT_EQ(version.get_int64(0), 1);
+  EXPECT_EQ(version.get_int64(0), 2);
 }
 
 TEST(Spool, refuses_a_file_of_a_newer_format_and_leaves_it_alone) {
@@ -419,6 +419,159 @@ TEST(Spool, new_local_ids_are_32_hex_and_distinct) {
   EXPECT_EQ(a.size(), 32u);
   EXPECT_NE(a, b);
   for (char ch : a) EXPECT_TRUE((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+}
+
+std::int64_t count_rows(const std::string& path, const std::string& where) {
+  mlflow::sqlite::Database db(path);
+  mlflow::sqlite::Statement st(db, "SELECT count(*) FROM spool_items WHERE " + where);
+  return st.step() ? st.get_int64(0) : -1;
+}
+
+/// A wire encoder that marks what it wrote, to see that the stored form comes back as written.
+void test_encoder(std::string& out, std::string_view key, double value, std::int64_t timestamp, std::int64_t step) {
+  out += "<" + std::string(key) + "|" + std::to_string(value) + "|" + std::to_string(timestamp) + "|" +
+         std::to_string(step) + ">";
+}
+
+TEST(Spool, keeps_consecutive_metrics_of_a_run_in_blocks_and_reads_them_back_one_by_one) {
+  TempDir dir;
+  const auto path = dir.file("spool.db");
+  Spool spool(path);
+  spool.set_wire_encoder(&test_encoder);
+  auto a = make_run();
+  auto b = make_run();
+  const auto ka = spool.add_run(a);
+  const auto kb = spool.add_run(b);
+  std::vector<ItemView> batch;
+  for (int i = 0; i < 2500; ++i) batch.push_back(metric(ka, i % 2 == 0 ? "loss" : "acc", i, 100 + i, i));
+  batch.push_back(text_item(ka, ItemKind::param, "lr", "0.1"));
+  batch.push_back(metric(ka, "loss", -1, 1, 1));
+  batch.push_back(metric(kb, "other", 7, 7, 7));
+  batch.push_back(metric(ka, "loss", std::numeric_limits<double>::quiet_NaN(), 2, 2));
+  spool.append(batch);
+  // 2500 points: blocks of 1000, 1000, 500; then the param, then one block per change of run.
+  EXPECT_EQ(count_rows(path, "kind = 4"), 6);
+  EXPECT_EQ(count_rows(path, "kind = 1"), 1);
+  EXPECT_EQ(spool.pending_items(ka), 2503);
+  EXPECT_EQ(spool.pending_items(kb), 1);
+  EXPECT_EQ(spool.pending_items_total(), 2504);
+
+  const auto items = spool.read_items(ka, 0, 10000);
+  ASSERT_EQ(items.size(), 2503u);
+  for (std::size_t i = 1; i < 2502; ++i) EXPECT_EQ(items[i].seq, items[i - 1].seq + 1) << i;
+  EXPECT_EQ(items[1].key, "acc");
+  EXPECT_EQ(items[1].value, 1.0);
+  EXPECT_EQ(items[1].timestamp, 101);
+  EXPECT_EQ(items[1].step, 1);
+  EXPECT_EQ(items[1].wire, "<acc|1.000000|101|1>");
+  EXPECT_EQ(items[2499].wire, "<acc|2499.000000|2599|2499>");
+  EXPECT_EQ(items[2500].kind, ItemKind::param);
+  EXPECT_EQ(items[2500].text, "0.1");
+  EXPECT_TRUE(items[2500].wire.empty());
+  EXPECT_EQ(items[2501].value, -1.0);
+  EXPECT_TRUE(std::isnan(items[2502].value));
+  EXPECT_EQ(items[2502].seq, items[2501].seq + 2);  // the other run's point sits between them
+
+  // A window may end inside a block, and the next one starts right after it.
+  const auto first = spool.read_items(ka, 0, 1500);
+  ASSERT_EQ(first.size(), 1500u);
+  const auto next = spool.read_items(ka, first.back().seq, 3);
+  ASSERT_EQ(next.size(), 3u);
+  EXPECT_EQ(next[0].step, 1500);
+  EXPECT_EQ(next[0].wire, "<loss|1500.000000|1600|1500>");
+
+  // Acknowledging up to the middle of a block keeps the block (its other points are pending) and drops the
+  // blocks wholly below the watermark.
+  spool.acknowledge(ka, first.back().seq);
+  EXPECT_EQ(spool.pending_items(ka), 1003);
+  EXPECT_EQ(count_rows(path, "kind = 4 AND run_key = " + std::to_string(ka)), 4);
+  const auto rest = spool.read_items(ka, spool.get_run(ka)->acked_seq, 10000);
+  ASSERT_EQ(rest.size(), 1003u);
+  EXPECT_EQ(rest[0].step, 1500);
+  EXPECT_EQ(rest[0].seq, first.back().seq + 1);
+}
+
+TEST(Spool, metrics_spooled_without_an_encoder_have_no_wire_form) {
+  TempDir dir;
+  Spool spool(dir.file("spool.db"));
+  auto run = make_run();
+  const auto key = spool.add_run(run);
+  spool.append({metric(key, "m", 1.5, 1, 2)});
+  const auto items = spool.read_items(key, 0, 10);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].value, 1.5);
+  EXPECT_TRUE(items[0].wire.empty());
+}
+
+TEST(Spool, upgrades_a_format_1_file_and_keeps_its_items_and_sequence) {
+  TempDir dir;
+  const auto path = dir.file("spool.db");
+  {
+    // The layout of format 1 (one row per metric), as mlflow-cpp 0.1 wrote it.
+    mlflow::sqlite::Database db(path);
+    db.exec(
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE spool_runs (run_key INTEGER PRIMARY KEY, local_run_id TEXT NOT NULL UNIQUE, target_uri TEXT "
+        "NOT NULL, experiment_id TEXT NOT NULL DEFAULT '', experiment_name TEXT NOT NULL DEFAULT '', run_name TEXT "
+        "NOT NULL DEFAULT '', user_id TEXT NOT NULL DEFAULT '', start_time INTEGER NOT NULL, end_time INTEGER, "
+        "status TEXT NOT NULL DEFAULT 'RUNNING', terminal_requested INTEGER NOT NULL DEFAULT 0, terminal_synced "
+        "INTEGER NOT NULL DEFAULT 0, attached INTEGER NOT NULL DEFAULT 0, server_run_id TEXT NOT NULL DEFAULT '', "
+        "acked_seq INTEGER NOT NULL DEFAULT 0, inflight_seq INTEGER NOT NULL DEFAULT 0, owner_host TEXT NOT NULL "
+        "DEFAULT '', owner_pid INTEGER NOT NULL DEFAULT 0, created_time INTEGER NOT NULL, last_error TEXT NOT NULL "
+        "DEFAULT '', abandoned INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE spool_items (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_key INTEGER NOT NULL, kind INTEGER "
+        "NOT NULL, key TEXT NOT NULL, value REAL, text TEXT, timestamp INTEGER NOT NULL DEFAULT 0, step INTEGER NOT "
+        "NULL DEFAULT 0);"
+        "CREATE TABLE spool_experiments (target_uri TEXT NOT NULL, name TEXT NOT NULL, experiment_id TEXT NOT NULL, "
+        "PRIMARY KEY (target_uri, name));"
+        "CREATE TABLE sync_state (source TEXT NOT NULL, source_run_id TEXT NOT NULL, target_uri TEXT NOT NULL, "
+        "server_run_id TEXT NOT NULL DEFAULT '', acked INTEGER NOT NULL DEFAULT 0, inflight INTEGER NOT NULL DEFAULT "
+        "0, meta_synced INTEGER NOT NULL DEFAULT 0, terminal_synced INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (source, "
+        "source_run_id, target_uri));"
+        "INSERT INTO spool_runs (run_key, local_run_id, target_uri, start_time, created_time, acked_seq) VALUES "
+        "(1, 'abc', 'http://h', 1, 1, 1);"
+        "INSERT INTO spool_items (seq, run_key, kind, key, value, timestamp, step) VALUES (1, 1, 0, 'm', 1.0, 1, 1), "
+        "(2, 1, 0, 'm', 2.0, 2, 2), (3, 1, 0, 'm', NULL, 3, 3);"
+        "INSERT INTO spool_items (seq, run_key, kind, key, text) VALUES (4, 1, 1, 'p', 'v');"
+        "PRAGMA user_version = 1;");
+  }
+  Spool spool(path);
+  EXPECT_EQ(spool.pending_items(1), 3);
+  spool.append({metric(1, "m", 4.0, 4, 4), metric(1, "m", 5.0, 5, 5)});
+  const auto items = spool.read_items(1, 1, 100);
+  ASSERT_EQ(items.size(), 5u);
+  EXPECT_EQ(items[0].value, 2.0);
+  EXPECT_TRUE(std::isnan(items[1].value));
+  EXPECT_EQ(items[2].kind, ItemKind::param);
+  EXPECT_EQ(items[3].seq, 5);
+  EXPECT_EQ(items[4].seq, 6);
+  EXPECT_EQ(items[4].value, 5.0);
+  mlflow::sqlite::Database db(path);
+  mlflow::sqlite::Statement version(db, "PRAGMA user_version");
+  ASSERT_TRUE(version.step());
+  EXPECT_EQ(version.get_int64(0), 2);
+}
+
+TEST(Spool, refuses_a_damaged_block_with_a_clear_error) {
+  TempDir dir;
+  const auto path = dir.file("spool.db");
+  Spool spool(path);
+  auto run = make_run();
+  const auto key = spool.add_run(run);
+  std::vector<ItemView> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(metric(key, "m", i, i, i));
+  spool.append(batch);
+  {
+    mlflow::sqlite::Database db(path);
+    db.exec("UPDATE spool_items SET block = substr(block, 1, 30) WHERE kind = 4");
+  }
+  try {
+    (void)spool.read_items(key, 0, 100);
+    FAIL() << "expected MlflowError";
+  } catch (const mlflow::MlflowError& e) {
+    EXPECT_EQ(e.error_code(), mlflow::ErrorCode::INVALID_STATE);
+    EXPECT_NE(std::string(e.what()).find("damaged metric block"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

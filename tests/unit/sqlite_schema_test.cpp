@@ -19,31 +19,18 @@
 #include "storage/sqlite/database.hpp"
 #include "storage/sqlite/schema.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
+#include "support/sqlite_query.hpp"
+#include "support/test_env.hpp"
 
 namespace fs = std::filesystem;
 using mlflow::ErrorCode;
 using mlflow::MlflowError;
 using mlflow::sqlite::SqliteStore;
+using mlflow::test::expect_error;
+using mlflow::test::Rows;
+using mlflow::test::TempDir;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-sqlite-schema-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -64,32 +51,9 @@ std::string read_text(const std::string& path) {
 
 std::string data_file(const std::string& name) { return std::string(MLFLOW_TEST_DATA_DIR) + "/" + name; }
 
-using Rows = std::vector<std::vector<std::string>>;
 
-// Runs SQL on its own connection (not the store's) and returns every row as text ("NULL" for NULL).
-Rows query(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open " + path);
-  }
-  Rows rows;
-  char* error = nullptr;
-  const int rc = sqlite3_exec(
-      db, sql.c_str(),
-      [](void* out, int n, char** values, char**) {
-        std::vector<std::string> row;
-        for (int i = 0; i < n; ++i) row.emplace_back(values[i] != nullptr ? values[i] : "NULL");
-        static_cast<Rows*>(out)->push_back(std::move(row));
-        return 0;
-      },
-      &rows, &error);
-  std::string message = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) throw std::runtime_error("SQL failed: " + message + " in " + sql);
-  return rows;
-}
+// Runs SQL on its own connection (not the store's), creating the file when it is missing.
+Rows query(const std::string& path, const std::string& sql) { return mlflow::test::sqlite_query(path, sql, true); }
 
 void exec(const std::string& path, const std::string& sql) { query(path, sql); }
 
@@ -145,17 +109,6 @@ std::string replace_once(std::string text, const std::string& from, const std::s
   const auto pos = text.find(from);
   if (pos == std::string::npos) throw std::runtime_error("fixture text not found: " + from);
   return text.replace(pos, from.size(), to);
-}
-
-// Expects an MlflowError with `code` whose message contains every one of `parts`.
-void expect_error(const std::function<void()>& fn, ErrorCode code, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no MlflowError thrown";
-  } catch (const MlflowError& e) {
-    EXPECT_EQ(e.error_code(), code) << e.what();
-    for (const auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
 }
 
 std::string sqlite_uri(const std::string& path) { return "sqlite:///" + path; }  // path is absolute

@@ -22,6 +22,8 @@
 
 #include "mlflow/error.hpp"
 #include "storage/sqlite/uri_utils.hpp"
+#include "support/sqlite_query.hpp"
+#include "support/test_env.hpp"
 
 namespace fs = std::filesystem;
 using mlflow::ErrorCode;
@@ -35,68 +37,19 @@ using mlflow::RunStatus;
 using mlflow::RunTag;
 using mlflow::ViewType;
 using mlflow::sqlite::SqliteStore;
+using mlflow::test::expect_error;
+using mlflow::test::Rows;
+using mlflow::test::TempDir;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-sqlite-store-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
 
- private:
-  fs::path path_;
-};
-
-using Rows = std::vector<std::vector<std::string>>;
-
-Rows query(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open " + path);
-  }
-  sqlite3_busy_timeout(db, 20000);
-  Rows rows;
-  char* error = nullptr;
-  const int rc = sqlite3_exec(
-      db, sql.c_str(),
-      [](void* out, int n, char** values, char**) {
-        std::vector<std::string> row;
-        for (int i = 0; i < n; ++i) row.emplace_back(values[i] != nullptr ? values[i] : "NULL");
-        static_cast<Rows*>(out)->push_back(std::move(row));
-        return 0;
-      },
-      &rows, &error);
-  std::string message = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) throw std::runtime_error("SQL failed: " + message + " in " + sql);
-  return rows;
-}
+Rows query(const std::string& path, const std::string& sql) { return mlflow::test::sqlite_query(path, sql); }
 
 std::string scalar(const std::string& path, const std::string& sql) {
   const auto rows = query(path, sql);
   if (rows.size() != 1 || rows[0].size() != 1) throw std::runtime_error("not a scalar: " + sql);
   return rows[0][0];
-}
-
-void expect_error(const std::function<void()>& fn, ErrorCode code, const std::vector<std::string>& parts = {}) {
-  try {
-    fn();
-    ADD_FAILURE() << "no MlflowError thrown";
-  } catch (const MlflowError& e) {
-    EXPECT_EQ(e.error_code(), code) << e.what();
-    for (const auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
 }
 
 const Metric* find_metric(const Run& run, const std::string& key) {

@@ -19,6 +19,7 @@
 #include "tracker/cli/output.hpp"
 #include "tracker/transport/http_client.hpp"
 #include "tracker/transport/options.hpp"
+#include "tracker/transport/uri_redaction.hpp"
 
 namespace mlflow::cli {
 
@@ -103,12 +104,12 @@ void check_sqlite(const std::string& uri, Report& report) {
   std::string rest = uri.substr(std::string_view("sqlite://").size());
   if (const auto query = rest.find('?'); query != std::string::npos) rest.resize(query);
   if (rest.size() < 2 || rest.front() != '/') {
-    report.fail("tracking URI", uri + " names no file",
+    report.fail("tracking URI", transport::redact_password(uri) + " names no file",
                 "use sqlite:///relative/path.db or sqlite:////absolute/path.db");
     return;
   }
   const fs::path path = fs::absolute(fs::path(rest.substr(1)));
-  report.ok("tracking URI", uri + " (SQLite file store)");
+  report.ok("tracking URI", transport::redact_password(uri) + " (SQLite file store)");
 
   std::error_code error;
   const bool exists = fs::exists(path, error);
@@ -169,7 +170,8 @@ void check_http(const std::string& uri, int timeout_seconds, Report& report) {
     return;
   }
   const std::string where = http->base_uri().display();
-  report.ok("tracking URI", where + (tls ? " (MLflow server over HTTPS)" : " (MLflow server over HTTP)"));
+  report.ok("tracking URI",
+            transport::redact_password(uri) + (tls ? " (MLflow server over HTTPS)" : " (MLflow server over HTTP)"));
 
   transport::Response version;
   try {
@@ -265,10 +267,10 @@ void add_doctor_command(CLI::App& app, CliContext& ctx) {
     } else if (has_prefix_ci(uri, "http://") || has_prefix_ci(uri, "https://")) {
       check_http(uri, *timeout, report);
     } else {
-      report.fail("tracking URI", "'" + uri + "' has a scheme mlflow-cpp does not support",
+      report.fail("tracking URI", "'" + transport::redact_password(uri) + "' has a scheme mlflow-cpp does not support",
                   "use sqlite:///file.db, sqlite:////abs/file.db, http://host:port or https://host");
     }
-    report.print(std::cout, uri, ctx.json);
+    report.print(std::cout, transport::redact_password(uri), ctx.json);
     if (!report.all_ok()) ctx.exit_code = exit_code::error;
   });
 }

@@ -10,6 +10,7 @@
 
 #include "tracker/cli/commands.hpp"
 #include "tracker/cli/output.hpp"
+#include "tracker/transport/uri_redaction.hpp"
 
 namespace mlflow::cli {
 
@@ -83,8 +84,8 @@ Experiment resolve_experiment(CliContext& ctx, const std::string& ref) {
   }
   if (auto experiment = client.get_experiment_by_name(ref)) return *experiment;
   throw MlflowError(ErrorCode::RESOURCE_DOES_NOT_EXIST,
-                    "No experiment with id or name '" + ref +
-                        "' in " + ctx.tracking_uri() + ". See them with: mlflow-cpp experiments list --view all");
+                    "No experiment with id or name '" + ref + "' in " + transport::redact_password(ctx.tracking_uri()) +
+                        ". See them with: mlflow-cpp experiments list --view all");
 }
 
 void add_experiments_command(CLI::App& app, CliContext& ctx) {

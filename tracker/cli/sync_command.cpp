@@ -16,6 +16,7 @@
 #include "tracker/cli/commands.hpp"
 #include "tracker/cli/output.hpp"
 #include "tracker/sync/sync_runner.hpp"
+#include "tracker/transport/uri_redaction.hpp"
 
 namespace mlflow::cli {
 
@@ -156,7 +157,7 @@ int do_sync(CliContext& ctx, const SyncFlags& flags) {
   }
   if (report.runs.empty()) {
     std::cout << (flags.from.empty() ? "Nothing to sync: the spool " + options.spool_path + " holds nothing pending"
-                                     : "Nothing to copy from " + flags.from)
+                                     : "Nothing to copy from " + transport::redact_password(flags.from))
               << '\n';
     return exit_code::ok;
   }
@@ -231,7 +232,7 @@ int print_spool_status(CliContext& ctx, const std::filesystem::path& spool_file)
                                   {"local_run_id", r.run.local_run_id},
                                   {"server_run_id", r.run.server_run_id},
                                   {"run_name", r.run.run_name},
-                                  {"target", r.run.target_uri},
+                                  {"target", transport::redact_password(r.run.target_uri)},
                                   {"status", r.run.status},
                                   {"pending_items", r.pending_items},
                                   {"needs_create", r.needs_create},
@@ -256,8 +257,8 @@ int print_spool_status(CliContext& ctx, const std::filesystem::path& spool_file)
   for (const auto& r : runs) {
     std::string error = r.run.last_error;
     if (error.size() > 60) error = error.substr(0, 57) + "...";
-    table.add_row({r.run.display_id(), r.run.run_name, r.run.target_uri, r.run.status, std::to_string(r.pending_items),
-                   state_of(r), error});
+    table.add_row({r.run.display_id(), r.run.run_name, transport::redact_password(r.run.target_uri), r.run.status,
+                   std::to_string(r.pending_items), state_of(r), error});
   }
   table.print(std::cout);
   std::cout << '\n'

@@ -362,14 +362,19 @@ void append_json_int64(std::string& out, std::int64_t value) {
 }
 
 void append_metric_json(std::string& out, const Metric& metric) {
+  append_metric_json(out, metric.key, metric.value, metric.timestamp, metric.step);
+}
+
+void append_metric_json(std::string& out, std::string_view key, double value, std::int64_t timestamp,
+                        std::int64_t step) {
   out += "{\"key\":";
-  append_json_string(out, metric.key);
+  append_json_string(out, key);
   out += ",\"value\":";
-  append_json_double(out, metric.value);
+  append_json_double(out, value);
   out += ",\"timestamp\":";
-  append_json_int64(out, metric.timestamp);
+  append_json_int64(out, timestamp);
   out += ",\"step\":";
-  append_json_int64(out, metric.step);
+  append_json_int64(out, step);
   out += '}';
 }
 

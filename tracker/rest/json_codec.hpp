@@ -59,6 +59,9 @@ void append_json_double(std::string& out, double value);
 void append_json_int64(std::string& out, std::int64_t value);
 /// The bytes of write_json(encode_metric(metric)).
 void append_metric_json(std::string& out, const Metric& metric);
+/// The same from the parts (the spool's WireEncoder: the uploader sends what this wrote when the point was spooled).
+void append_metric_json(std::string& out, std::string_view key, double value, std::int64_t timestamp,
+                        std::int64_t step);
 /// The bytes of write_json(encode_key_value(key, value)).
 void append_key_value_json(std::string& out, std::string_view key, std::string_view value);
 

@@ -421,6 +421,17 @@ void RestStore::log_batch(const std::string& run_id, const std::vector<Metric>& 
   }
 }
 
+void RestStore::begin_metrics_body(std::string& body, std::string_view run_id) {
+  body.clear();
+  body += "{\"run_id\":";
+  append_json_string(body, run_id);
+  body += ",\"metrics\":[";
+}
+
+void RestStore::end_metrics_body(std::string& body) { body += "]}"; }
+
+void RestStore::post_log_batch(std::string& body) { Caller(*http_).post_encoded("runs/log-batch", body); }
+
 std::vector<Metric> RestStore::get_metric_history(const std::string& run_id, const std::string& key) {
   Caller c(*http_);
   std::vector<Metric> out;

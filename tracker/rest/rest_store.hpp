@@ -56,6 +56,13 @@ class RestStore : public TrackingStore {
   void delete_run(const std::string& run_id) override;
   void restore_run(const std::string& run_id) override;
   void delete_tag(const std::string& run_id, const std::string& key) override;
+  /// A runs/log-batch body of metrics already encoded (append_metric_json), for the uploader, which builds the
+  /// next body while the previous request is on the wire: begin, then at most 1000 comma-separated metrics, then
+  /// end; post_log_batch sends it (errors as log_batch) and hands the buffer back with its capacity.
+  static void begin_metrics_body(std::string& body, std::string_view run_id);
+  static void end_metrics_body(std::string& body);
+  void post_log_batch(std::string& body);
+
   /// Any size: sent as several runs/log-batch requests, in order (see split_log_batch). Nothing is sent when all
   /// three are empty. A failure stops at the failing request; earlier requests stay applied.
   void log_batch(const std::string& run_id, const std::vector<Metric>& metrics, const std::vector<Param>& params,

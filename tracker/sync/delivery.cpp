@@ -1,8 +1,15 @@
 #include "tracker/sync/delivery.hpp"
 
 #include "tracker/artifacts/run_artifacts.hpp"
+#include "tracker/rest/json_codec.hpp"
+#include "tracker/rest/rest_store.hpp"
 
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <limits>
 #include <set>
 #include <span>
@@ -32,6 +39,7 @@ std::string_view kind_name(spool::ItemKind kind) {
     case spool::ItemKind::param: return "param";
     case spool::ItemKind::tag: return "tag";
     case spool::ItemKind::delete_tag: return "tag deletion";
+    case spool::ItemKind::metric_block: return "metric";
   }
   return "item";
 }
@@ -75,7 +83,8 @@ void send_items(TrackingStore& server, const std::string& server_run_id, std::sp
         tags.push_back(RunTag{it->key, it->text});
         break;
       case spool::ItemKind::delete_tag:
-        break;  // never part of a batch
+      case spool::ItemKind::metric_block:
+        break;  // never part of a batch; never read back
     }
   }
   if (metrics.empty() && params.empty() && tags.empty()) return;
@@ -108,6 +117,199 @@ void send_items(TrackingStore& server, const std::string& server_run_id, std::sp
     send_items(server, server_run_id, items.subspan(0, half), result, control, run_checked);
     send_items(server, server_run_id, items.subspan(half), result, control, run_checked);
   }
+}
+
+/// Requests (and the reads before them) per window: the window is marked in flight once, and acknowledged
+/// and purged once.
+constexpr std::size_t REQUESTS_PER_WINDOW = 8;
+
+/// One log-batch request of metrics, encoded, with the last seq it carries.
+struct EncodedRequest {
+  std::string body;
+  std::int64_t last_seq = 0;
+  std::int64_t items = 0;
+};
+
+/// Hands encoded requests from the thread that builds them to the one that sends them, bounded so that the
+/// builder stays a few requests ahead, and hands acknowledgements back: the builder writes them into the spool
+/// while it would otherwise wait, so that no spool commit stands between two requests. Thread-safe.
+class RequestQueue {
+ public:
+  /// Waits for room, writing posted acknowledgements meanwhile with `acknowledge`. False when the sender gave
+  /// up (the request is dropped).
+  template <typename Acknowledge>
+  bool push(EncodedRequest&& request, Acknowledge&& acknowledge) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (cancelled_) return false;
+      if (ack_ > acked_written_) {
+        const std::int64_t seq = ack_;
+        lock.unlock();
+        acknowledge(seq);
+        lock.lock();
+        acked_written_ = std::max(acked_written_, seq);
+        continue;
+      }
+      if (queue_.size() < CAPACITY) break;
+      changed_.wait(lock);
+    }
+    queue_.push_back(std::move(request));
+    changed_.notify_all();
+    return true;
+  }
+  /// The builder is done (error: what stopped it).
+  void finish(std::exception_ptr error) {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    error_ = std::move(error);
+    changed_.notify_all();
+  }
+  /// False when nothing more will come; rethrows the builder's error then.
+  bool pop(EncodedRequest& out) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return done_ || !queue_.empty(); });
+    if (queue_.empty()) {
+      if (error_) std::rethrow_exception(error_);
+      return false;
+    }
+    out = std::move(queue_.front());
+    queue_.pop_front();
+    changed_.notify_all();
+    return true;
+  }
+  /// The server acknowledged everything up to `seq`; the buffer of that request comes back for reuse.
+  void acknowledged(std::int64_t seq, std::string&& buffer) {
+    std::lock_guard lock(mutex_);
+    ack_ = std::max(ack_, seq);
+    if (spare_.size() < CAPACITY + 2) spare_.push_back(std::move(buffer));
+    changed_.notify_all();
+  }
+  /// Up to where the builder wrote acknowledgements into the spool.
+  std::int64_t acknowledgements_written() {
+    std::lock_guard lock(mutex_);
+    return acked_written_;
+  }
+  void cancel() {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    changed_.notify_all();
+  }
+  bool cancelled() {
+    std::lock_guard lock(mutex_);
+    return cancelled_;
+  }
+  std::string take_buffer() {
+    std::lock_guard lock(mutex_);
+    if (spare_.empty()) return {};
+    std::string out = std::move(spare_.back());
+    spare_.pop_back();
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t CAPACITY = 3;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<EncodedRequest> queue_;
+  std::vector<std::string> spare_;
+  std::int64_t ack_ = 0;
+  std::int64_t acked_written_ = 0;
+  bool done_ = false;
+  bool cancelled_ = false;
+  std::exception_ptr error_;
+};
+
+/// Builds the requests for the run's metrics from `after` on until something other than a metric comes (the
+/// general path takes it) or nothing is left. Points spooled with their wire form are copied a block at a time;
+/// others are encoded here. A window of requests ahead is marked in flight before any of them can be sent.
+void build_metric_requests(spool::Spool& spool, std::int64_t run_key, const std::string& server_run_id,
+                           std::int64_t after, std::size_t per_request, RequestQueue& queue) {
+  try {
+    std::vector<spool::Item> items;
+    std::int64_t marked = 0;
+    const auto acknowledge = [&](std::int64_t seq) { spool.acknowledge(run_key, seq, true); };
+    for (;;) {
+      if (queue.cancelled()) break;
+      EncodedRequest request;
+      request.body = queue.take_buffer();
+      rest::RestStore::begin_metrics_body(request.body, server_run_id);
+      const spool::WireRange got = spool.append_wire_metrics(run_key, after, per_request, request.body);
+      request.items = static_cast<std::int64_t>(got.points);
+      request.last_seq = got.last_seq;
+      if (got.points == 0) {
+        // Metrics spooled without a wire form (an older spool, another writer): encoded now.
+        spool.read_items(run_key, after, per_request, items);
+        for (const auto& it : items) {
+          if (it.kind != spool::ItemKind::metric) break;
+          rest::append_metric_json(request.body, it.key, it.value, it.timestamp, it.step);
+          request.body += ',';
+          ++request.items;
+          request.last_seq = it.seq;
+        }
+      }
+      if (request.items == 0) break;
+      request.body.pop_back();  // the last comma
+      rest::RestStore::end_metrics_body(request.body);
+      if (request.last_seq > marked) {
+        // Seqs run across runs, so this covers at most a window of this run's points.
+        marked = request.last_seq + static_cast<std::int64_t>(per_request * REQUESTS_PER_WINDOW);
+        spool.mark_inflight(run_key, marked);
+      }
+      after = request.last_seq;
+      if (!queue.push(std::move(request), acknowledge)) return;
+    }
+    queue.finish(nullptr);
+  } catch (...) {
+    queue.finish(std::current_exception());
+  }
+}
+
+/// The fast path of a delivery: the run's metrics from `acked` on, as far as they go without another kind of
+/// item in between, sent while the next request is built (and the spool written) on a second thread. Returns
+/// the new watermark, acknowledged in the spool, and sets `refused` when the server refused a request: the
+/// general path then takes that request apart. Throws Unavailable.
+std::int64_t send_metrics_pipelined(spool::Spool& spool, rest::RestStore& server, std::int64_t run_key,
+                                    const std::string& server_run_id, std::int64_t acked, std::size_t per_request,
+                                    DeliveryResult& result, const DeliveryControl& control, bool& refused) {
+  RequestQueue queue;
+  std::thread builder(build_metric_requests, std::ref(spool), run_key, std::cref(server_run_id), acked, per_request,
+                      std::ref(queue));
+  struct Join {
+    RequestQueue& queue;
+    std::thread& thread;
+    ~Join() {
+      queue.cancel();
+      if (thread.joinable()) thread.join();
+    }
+  } join{queue, builder};
+  // What the server acknowledged stays acknowledged, however this ends.
+  auto write_acknowledgement = [&] {
+    queue.cancel();
+    if (builder.joinable()) builder.join();
+    if (acked > queue.acknowledgements_written()) spool.acknowledge(run_key, acked, true);
+  };
+  EncodedRequest request;
+  try {
+    while (queue.pop(request)) {
+      if (stop_requested(control)) break;
+      try {
+        server.post_log_batch(request.body);
+      } catch (const MlflowError& e) {
+        if (is_unavailable(e)) throw Unavailable{e.what()};
+        refused = true;
+        break;
+      }
+      acked = request.last_seq;
+      result.items_sent += request.items;
+      if (control.on_progress) control.on_progress(request.items);
+      queue.acknowledged(acked, std::move(request.body));
+    }
+  } catch (...) {
+    write_acknowledgement();
+    throw;
+  }
+  write_acknowledgement();
+  return acked;
 }
 
 void ensure_server_run(spool::Spool& spool, TrackingStore& server, spool::RunRecord& run, DeliveryResult& result) {
@@ -269,16 +471,25 @@ DeliveryResult deliver_spooled_run(spool::Spool& spool, TrackingStore& server, s
     std::unordered_map<std::string, std::set<std::tuple<std::int64_t, std::int64_t, std::string, bool, double>>>
         server_points;
 
+    // Metrics go through the pipelined fast path when the server is a REST store; the general path below
+    // takes everything else (params, tags, items that may be on the server already, a refused request).
+    auto* rest_server = dynamic_cast<rest::RestStore*>(&server);
+    bool fast_refused = false;
+
     // Items are read a window of several requests at a time: the window is marked in flight once, each
     // request's acknowledgement is a small update, and delivered rows are deleted once per window, so that
     // little spool work stands between two requests.
-    constexpr std::size_t REQUESTS_PER_WINDOW = 8;
     std::vector<spool::Item> window;  // reused: its strings keep their capacity from window to window
     for (;;) {
       if (stop_requested(control)) {
         spool.purge_acknowledged(run_key);
         result.status = DeliveryStatus::stopped;
         return result;
+      }
+      if (rest_server != nullptr && uncertain_upto == 0 && !fast_refused) {
+        acked = send_metrics_pipelined(spool, *rest_server, run_key, server_run_id, acked, per_request, result,
+                                       control, fast_refused);
+        if (stop_requested(control)) continue;
       }
       spool.read_items(run_key, acked, per_request * REQUESTS_PER_WINDOW, window);
       if (window.empty()) break;

@@ -9,8 +9,10 @@
 #include "mlflow/error.hpp"
 #include "storage/run_names.hpp"
 #include "tracker/logging/env.hpp"
+#include "tracker/rest/json_codec.hpp"
 #include "tracker/rest/rest_store.hpp"
 #include "tracker/sync/delivery.hpp"
+#include "tracker/transport/uri_redaction.hpp"
 
 namespace mlflow::sync {
 
@@ -66,7 +68,7 @@ SpooledStoreOptions SpooledStoreOptions::from_env() {
 }
 
 SpooledStore::SpooledStore(const std::string& tracking_uri, SpooledStoreOptions options)
-    : uri_(tracking_uri), options_(std::move(options)) {
+    : uri_(tracking_uri), shown_uri_(transport::redact_password(tracking_uri)), options_(std::move(options)) {
   while (uri_.size() > 1 && uri_.back() == '/') uri_.pop_back();
   spool_path_ = options_.spool_path.empty() ? spool::Spool::default_path() : options_.spool_path;
   server_ = std::make_unique<rest::RestStore>(uri_, options_.transport);
@@ -91,6 +93,7 @@ spool::Spool& SpooledStore::spool() {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(spool_path_).parent_path(), ec);
     auto local = std::make_unique<spool::Spool>(spool_path_);
+    local->set_wire_encoder(&rest::append_metric_json);
     upload_spool_ = std::make_unique<spool::Spool>(spool_path_);
     spool_ = std::move(local);
     uploader_ = std::thread([this] { uploader_loop(); });
@@ -129,7 +132,7 @@ SpooledStore::~SpooledStore() {
     if (runs > 0 && news) {
       const std::string what = items > 0 ? std::to_string(items) + " logged items of " + std::to_string(runs) + " run(s)"
                                          : std::to_string(runs) + " run(s) (their creation or end)";
-      message(what + " have not reached " + uri_ + " yet; they are kept in " + spool_path_ +
+      message(what + " have not reached " + shown_uri_ + " yet; they are kept in " + spool_path_ +
               " and `mlflow-cpp sync` will deliver them");
     }
   } catch (...) {
@@ -158,7 +161,7 @@ bool SpooledStore::note_server_down(const std::string& why, bool announce) {
   if (outage_reported_) return false;
   outage_reported_ = true;
   if (announce) {
-    message("the tracking server " + uri_ + " does not answer (" + why +
+    message("the tracking server " + shown_uri_ + " does not answer (" + why +
             "); logging goes on into the local spool " + spool_path_ +
             " and is uploaded when the server is back (or by `mlflow-cpp sync`)");
   }
@@ -222,7 +225,7 @@ std::string SpooledStore::server_id_or_throw(const std::string& run_id, const ch
   if (!run) return run_id;
   if (run->server_run_id.empty()) {
     throw MlflowError(ErrorCode::INVALID_STATE,
-                      std::string("Cannot ") + what + " run " + run_id + ": it has not reached the server " + uri_ +
+                      std::string("Cannot ") + what + " run " + run_id + ": it has not reached the server " + shown_uri_ +
                           " yet (it is in the spool " + spool_path_ + "). Run `mlflow-cpp sync` first.");
   }
   return run->server_run_id;
@@ -271,6 +274,8 @@ Run SpooledStore::local_run(const spool::RunRecord& run, const std::string& show
       case spool::ItemKind::delete_tag:
         tags.erase(it.key);
         break;
+      case spool::ItemKind::metric_block:
+        break;  // read back as metrics
     }
   }
   for (auto& [k, m] : latest) out.data.metrics.push_back(m);
@@ -388,7 +393,7 @@ void SpooledStore::upload_pass() {
             why = result.error;
           } else if (result.status == DeliveryStatus::refused) {
             message("run " + (run->server_run_id.empty() ? run->local_run_id : run->server_run_id) +
-                    " could not be delivered to " + uri_ + ": " + result.error +
+                    " could not be delivered to " + shown_uri_ + ": " + result.error +
                     "; its items stay in " + spool_path_ + " (`mlflow-cpp sync` retries it)");
           }
           run = upload_spool_->get_run(key);
@@ -425,7 +430,7 @@ void SpooledStore::upload_pass() {
     note_server_down(why);
   } else {
     note_server_up();
-    if (recovered) message("the tracking server " + uri_ + " answers again; the spooled items are being uploaded");
+    if (recovered) message("the tracking server " + shown_uri_ + " answers again; the spooled items are being uploaded");
   }
 }
 
@@ -618,12 +623,12 @@ Run SpooledStore::create_run(const std::string& experiment_id, const std::string
   spool().append(items);
   wake_uploader(false);
   if (first_notice) {
-    message("the tracking server " + uri_ + " does not answer (" + why + "); run " + record.local_run_id + " (" +
+    message("the tracking server " + shown_uri_ + " does not answer (" + why + "); run " + record.local_run_id + " (" +
             record.run_name + ") starts offline: it is kept in the local spool " + spool_path_ +
             " and uploaded when the server is back (or by `mlflow-cpp sync`)");
   } else {
     message("run " + record.local_run_id + " (" + record.run_name + ") starts offline; it will be created on " +
-            uri_ + " when the server answers");
+            shown_uri_ + " when the server answers");
   }
 
   Run run;
@@ -680,7 +685,7 @@ RunInfo SpooledStore::update_run_info(const std::string& run_id, std::optional<R
           reported_pending_[key] = outstanding(spool(), *run);
         }
         message("run " + run_id + " ended with " + std::to_string(items) + " logged items" +
-                (run->server_run_id.empty() ? " (and the run itself)" : "") + " not yet on " + uri_ +
+                (run->server_run_id.empty() ? " (and the run itself)" : "") + " not yet on " + shown_uri_ +
                 "; they are kept in " + spool_path_ + " and `mlflow-cpp sync` will deliver them");
       }
     }

@@ -131,6 +131,7 @@ class SpooledStore final : public TrackingStore, public logging::LogSink {
   std::string provisional_name(const std::string& experiment_id);
 
   std::string uri_;
+  std::string shown_uri_;  ///< uri_ without its password, for messages
   SpooledStoreOptions options_;
   std::string spool_path_;
   std::unique_ptr<rest::RestStore> server_;  ///< reads and administration, with the user's transport options

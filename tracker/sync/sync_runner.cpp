@@ -15,6 +15,7 @@
 #include "tracker/artifacts/run_artifacts.hpp"
 #include "tracker/rest/rest_store.hpp"
 #include "tracker/sync/delivery.hpp"
+#include "tracker/transport/uri_redaction.hpp"
 
 namespace mlflow::sync {
 
@@ -100,7 +101,7 @@ void sync_spool(const SyncOptions& o, SyncReport& report, const std::function<vo
     RunOutcome out;
     out.run_id = c.run.display_id();
     out.run_name = c.run.run_name;
-    out.target = c.run.target_uri;
+    out.target = transport::redact_password(c.run.target_uri);
     out.server_run_id = c.run.server_run_id;
     emit(on_event, SyncEvent::Kind::run_started, i, count, c.pending, &out);
 
@@ -323,14 +324,15 @@ void sync_sqlite(const SyncOptions& o, SyncReport& report, const std::function<v
     return;
   }
   if (!rest::RestStore::handles(o.to)) {
-    report.error = "--to must be an http:// or https:// tracking server URI, not '" + o.to + "'";
+    report.error =
+        "--to must be an http:// or https:// tracking server URI, not '" + transport::redact_password(o.to) + "'";
     return;
   }
   const std::string target = trim_slash(o.to);
   const std::string source_path = sqlite::SqliteStore::path_from_uri(o.from);
   std::error_code ec;
   if (!std::filesystem::exists(source_path, ec)) {
-    report.error = "there is no file " + source_path + " (from " + o.from + ")";
+    report.error = "there is no file " + source_path + " (from " + transport::redact_password(o.from) + ")";
     return;
   }
   const std::string source_key = std::filesystem::absolute(source_path).lexically_normal().string();
@@ -373,7 +375,7 @@ void sync_sqlite(const SyncOptions& o, SyncReport& report, const std::function<v
     RunOutcome out;
     out.run_id = c.run.run_id;
     out.run_name = c.run.name;
-    out.target = target;
+    out.target = transport::redact_password(target);
     out.server_run_id = c.state.server_run_id;
     emit(on_event, SyncEvent::Kind::run_started, i, count, c.pending, &out);
     const bool running = c.run.status == "RUNNING" || c.run.status == "SCHEDULED";
@@ -381,7 +383,7 @@ void sync_sqlite(const SyncOptions& o, SyncReport& report, const std::function<v
       out.state = State::interrupted;
     } else if (c.run.lifecycle == "deleted") {
       out.state = State::skipped;
-      out.note = "deleted in " + o.from;
+      out.note = "deleted in " + transport::redact_password(o.from);
     } else if (running && !o.include_running) {
       out.state = State::skipped;
       out.note = "status " + c.run.status + " in the file: it may still be written; use --include-running to copy it";

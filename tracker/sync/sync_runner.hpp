@@ -38,7 +38,7 @@ struct RunOutcome {
   State state = State::up_to_date;
   std::string run_id;         ///< as the user knows it (local/server id, or the source run id)
   std::string run_name;
-  std::string target;
+  std::string target;         ///< the server, for showing: its password masked (transport::redact_password)
   std::string server_run_id;  ///< once known
   std::int64_t items = 0;     ///< sent (or, dry run: to send)
   std::int64_t rejected = 0;  ///< refused one by one by the server

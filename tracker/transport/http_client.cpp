@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "mlflow/error.hpp"
+#include "tracker/transport/uri_redaction.hpp"
 
 namespace mlflow::transport {
 
@@ -50,19 +51,8 @@ std::string BaseUri::display() const { return std::string(tls ? "https://" : "ht
 
 BaseUri parse_base_uri(const std::string& uri) {
   auto invalid = [&](const std::string& why) -> MlflowError {
-    // The URI may carry credentials: everything before the last '@' is masked (a user name may itself hold an
-    // unencoded '@', as in "alice@corp:secret@host"), except the scheme.
-    std::string shown = uri;
-    if (auto at = shown.rfind('@'); at != std::string::npos) {
-      auto scheme_end = shown.find("://");
-      const auto scheme_char = [](unsigned char c) { return std::isalnum(c) || c == '+' || c == '-' || c == '.'; };
-      if (scheme_end > at || !std::all_of(shown.begin(), shown.begin() + static_cast<std::ptrdiff_t>(
-                                                                            std::min(scheme_end, at)), scheme_char)) {
-        scheme_end = std::string::npos;
-      }
-      shown = (scheme_end == std::string::npos ? std::string() : shown.substr(0, scheme_end + 3)) + "***" +
-              shown.substr(at);
-    }
+    // The URI may carry credentials, in a form that may not parse: everything before the last '@' is masked.
+    const std::string shown = mask_userinfo(uri);
     return MlflowError(ErrorCode::INVALID_PARAMETER_VALUE,
                        "Invalid tracking URI '" + shown + "': " + why +
                            ". Expected http://host[:port][/prefix] or https://host[:port][/prefix].");
