@@ -66,15 +66,16 @@ repetitions are shown, with the range when there were several.
   `sqlite:///` file, timed until `flush()` returns (everything committed to `metrics` and `latest_metrics`).
   The raw baseline inserts the same rows into the same `metrics` table (MLflow 2.17.2's DDL, foreign keys
   on) with one prepared INSERT, 1000 rows per transaction, WAL. The two alternate, three runs each.
-- **Upload**: a `SpooledStore` logs 200,000 points while the loopback server is stopped; the server comes
-  back and the store's own uploader thread delivers the backlog (run creation, then 1000-metric
-  `log-batch` requests, each acknowledged in the spool); timed until `wait_uploaded()` returns. The raw sender
-  posts the same points, pre-encoded as 1000-metric `log-batch` bodies, over one keep-alive socket (plain
-  POSIX sockets, nothing else). The server is `tests/support`'s `LoopbackServer` with a handler that
-  acknowledges without parsing the body, so the client is what is measured. The same pair against
-  `FakeMlflowServer` (which parses and stores every point; 20,000 points, as its linear duplicate check
-  per point makes large runs slow) is shown for context; a real MLflow 2.17.2 server spends about 100 ms of
-  CPU per 1000-metric batch.
+- **Upload**: a `SpooledStore` logs 200,000 points while the loopback server is stopped (into the spool, where
+  consecutive metrics of a run are kept as blocks of up to 1000 points, each point with its JSON already
+  written); the server comes back and the store's own uploader thread delivers the backlog: run creation, then
+  1000-metric `log-batch` requests, each body built by a second thread while the previous request is on the
+  wire (one copy per block), and acknowledged in the spool by that thread too; timed until `wait_uploaded()`
+  returns. The raw sender posts the same points, pre-encoded as 1000-metric `log-batch` bodies, over one
+  keep-alive socket (plain POSIX sockets, nothing else). The server is `tests/support`'s `LoopbackServer` with a
+  handler that acknowledges without parsing the body, so the client is what is measured. The same pair against
+  `FakeMlflowServer` (which parses, validates and stores every point; a tenth of the points) is shown for
+  context; a real MLflow 2.17.2 server spends about 100 ms of CPU per 1000-metric batch.
 - **Sync**: a spool holding one finished run of 1,000,000 points, delivered by `run_sync` (what
   `mlflow-cpp sync` runs) to the acknowledging server.
 - **Memory**: a child process (the benchmark binary in `--memory-child` mode) logs 10,000,000 points with

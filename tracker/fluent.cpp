@@ -71,14 +71,16 @@ void end_main_thread_runs_at_exit();
 ThreadRuns* g_main_runs = nullptr;
 
 bool on_main_thread() {
-  thread_local const bool is_main = ::gettid() == ::getpid();
-  return is_main;
+  // Constant-initialized thread_locals: reading them costs no initialization guard on the log_metric path.
+  thread_local int is_main = -1;
+  if (is_main < 0) is_main = ::gettid() == ::getpid() ? 1 : 0;
+  return is_main == 1;
 }
 
 // Python keeps the run stack per thread and ends the main thread's run from an atexit hook. Here the main
 // thread's stack is a static (not a thread_local) so it still exists when the atexit handler runs; it and the
 // client cache are constructed before the handler is registered, so they are destroyed after it ran.
-ThreadRuns& thread_runs() {
+ThreadRuns& thread_runs_of_this_thread() {
   if (on_main_thread()) {
     static ThreadRuns& main_runs = []() -> ThreadRuns& {
       state();
@@ -91,6 +93,14 @@ ThreadRuns& thread_runs() {
   }
   thread_local ThreadRuns runs;
   return runs;
+}
+
+// Looked up once per thread: after that, one plain thread_local read on every log call.
+ThreadRuns& thread_runs() {
+  thread_local ThreadRuns* known = nullptr;
+  if (known != nullptr) return *known;
+  known = &thread_runs_of_this_thread();
+  return *known;
 }
 
 void report_end_failure(const std::string& run_id, const char* what) noexcept {

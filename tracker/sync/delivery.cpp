@@ -142,7 +142,11 @@ class RequestQueue {
     std::unique_lock lock(mutex_);
     for (;;) {
       if (cancelled_) return false;
-      if (ack_ > acked_written_) {
+      // Written a window at a time: each write is a spool commit, and the CPU it takes is shared with the
+      // sending thread (and, on a small machine, with the server). A crash loses at most a window of
+      // acknowledgements, which the next delivery checks against the server's history.
+      if (acks_unwritten_ >= REQUESTS_PER_WINDOW) {
+        acks_unwritten_ = 0;
         const std::int64_t seq = ack_;
         lock.unlock();
         acknowledge(seq);
@@ -181,6 +185,7 @@ class RequestQueue {
   void acknowledged(std::int64_t seq, std::string&& buffer) {
     std::lock_guard lock(mutex_);
     ack_ = std::max(ack_, seq);
+    ++acks_unwritten_;
     if (spare_.size() < CAPACITY + 2) spare_.push_back(std::move(buffer));
     changed_.notify_all();
   }
@@ -214,6 +219,7 @@ class RequestQueue {
   std::vector<std::string> spare_;
   std::int64_t ack_ = 0;
   std::int64_t acked_written_ = 0;
+  std::size_t acks_unwritten_ = 0;
   bool done_ = false;
   bool cancelled_ = false;
   std::exception_ptr error_;
