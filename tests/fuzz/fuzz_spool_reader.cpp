@@ -54,6 +54,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& run : spool.list_runs()) {
       clean("read_items", [&] { spool.read_items(run.run_key, run.acked_seq, 100); });
       clean("pending_items", [&] { spool.pending_items(run.run_key); });
+      clean("append_wire_metrics", [&] {
+        std::string body;
+        spool.append_wire_metrics(run.run_key, run.acked_seq, 1000, body);
+      });
       clean("find_run", [&] { spool.find_run(run.local_run_id, run.target_uri); });
       clean("experiment_id_for", [&] { spool.experiment_id_for(run.target_uri, run.experiment_name); });
       clean("get_sync_state", [&] { spool.get_sync_state("src", run.local_run_id, run.target_uri); });

@@ -574,4 +574,38 @@ TEST(Spool, refuses_a_damaged_block_with_a_clear_error) {
   }
 }
 
+TEST(Spool, reads_the_block_seed_of_the_fuzz_corpus_as_its_script_describes_it) {
+  // tests/fuzz/make_spool_seeds.sh writes this file with its own encoder of the block layout: the two must agree.
+  TempDir dir;
+  const auto path = dir.file("spool.db");
+  fs::copy_file(fs::path(MLFLOW_SOURCE_DIR) / "tests/fuzz/corpus/fuzz_spool_reader/blocks_format2.spool", path);
+  Spool spool(path);
+  const auto run = spool.find_run("00112233445566778899aabbccddeeff");
+  ASSERT_TRUE(run);
+  EXPECT_EQ(spool.pending_items(run->run_key), 4);  // acked up to seq 1: the block's first point is delivered
+  const auto items = spool.read_items(run->run_key, run->acked_seq, 10);
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].seq, 2);
+  EXPECT_EQ(items[0].key, "acc");
+  EXPECT_EQ(items[0].value, 0.75);
+  EXPECT_EQ(items[0].wire, R"({"key":"acc","value":0.75,"timestamp":1700000000001,"step":0})");
+  EXPECT_EQ(items[1].key, "loss");
+  EXPECT_EQ(items[1].step, 1);
+  EXPECT_EQ(items[2].kind, ItemKind::param);
+  std::string body;
+  const auto got = spool.append_wire_metrics(run->run_key, run->acked_seq, 1000, body);
+  EXPECT_EQ(got.points, 2u);
+  EXPECT_EQ(got.last_seq, 3);
+  EXPECT_EQ(body, R"({"key":"acc","value":0.75,"timestamp":1700000000001,"step":0},)"
+                  R"({"key":"loss","value":0.25,"timestamp":1700000000002,"step":1},)");
+  // After the param, a block spooled without wire forms: nothing for the fast path, the items still read.
+  body.clear();
+  EXPECT_EQ(spool.append_wire_metrics(run->run_key, 4, 1000, body).points, 0u);
+  EXPECT_TRUE(body.empty());
+  const auto last = spool.read_items(run->run_key, 4, 10);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].value, 0.125);
+  EXPECT_TRUE(last[0].wire.empty());
+}
+
 }  // namespace

@@ -36,6 +36,8 @@ namespace http = boost::beast::http;
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
+/// A request body lent by the caller (written from its buffer, not copied).
+using BorrowedBody = http::span_body<char const>;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
@@ -343,7 +345,7 @@ struct HttpClient::Impl {
   };
 
   template <class Stream>
-  Exchange exchange_on(Stream& stream, const http::request<http::string_body>& req, Clock::time_point deadline,
+  Exchange exchange_on(Stream& stream, const http::request<BorrowedBody>& req, Clock::time_point deadline,
                        bool budget_bound) {
     Exchange out;
     error_code ec;
@@ -377,14 +379,14 @@ struct HttpClient::Impl {
     if (auto it = msg.find(http::field::content_type); it != msg.end()) r.content_type = std::string(it->value());
     if (auto it = msg.find(http::field::retry_after); it != msg.end()) r.retry_after = std::string(it->value());
     if (auto it = msg.find(http::field::location); it != msg.end()) r.location = std::string(it->value());
-    r.body = msg.body();
     const bool keep = msg.keep_alive();
+    r.body = std::move(parser.get().body());
     out.response = std::move(r);
     if (!keep) close();  // gunicorn (MLflow 2.x) answers Connection: close; that is normal, not an error
     return out;
   }
 
-  Exchange exchange(const http::request<http::string_body>& req, Clock::time_point budget_deadline) {
+  Exchange exchange(const http::request<BorrowedBody>& req, Clock::time_point budget_deadline) {
     const auto timeout_deadline = Clock::now() + opt.request_timeout;
     const bool budget_bound = budget_deadline < timeout_deadline;
     const auto deadline = std::min(timeout_deadline, budget_deadline);
@@ -392,7 +394,7 @@ struct HttpClient::Impl {
     return exchange_on(*plain, req, deadline, budget_bound);
   }
 
-  Attempt attempt(const http::request<http::string_body>& req, Clock::time_point budget_deadline) {
+  Attempt attempt(const http::request<BorrowedBody>& req, Clock::time_point budget_deadline) {
     return attempt_with(budget_deadline, [&] { return exchange(req, budget_deadline); });
   }
 
@@ -754,8 +756,9 @@ Response send_with_retries(ImplT& d, const Request& request, AttemptFn&& attempt
 
 Response HttpClient::send(const Request& request) {
   Impl& d = *impl_;
-  auto req = make_request<http::string_body>(d, request);
-  req.body() = request.body;
+  auto req = make_request<BorrowedBody>(d, request);
+  // The body is written from the caller's buffer, not copied: log-batch bodies are tens of kilobytes.
+  req.body() = BorrowedBody::value_type(request.body.data(), request.body.size());
   if (!request.body.empty() || req.method() == http::verb::post || req.method() == http::verb::put) {
     req.prepare_payload();
   }
