@@ -248,7 +248,7 @@ class BlockReader {
     return v;
   }
   std::string_view take(std::size_t n) {
-    if (n > bytes_.size() - pos_) damaged();
+    if (pos_ > bytes_.size() || n > bytes_.size() - pos_) damaged();
     const auto out = bytes_.substr(pos_, n);
     pos_ += n;
     return out;

@@ -153,4 +153,26 @@ TEST(Delivery, an_outage_in_the_middle_keeps_what_was_acknowledged_and_sends_not
   EXPECT_EQ(s.spool.pending_items(s.run_key), 0);
 }
 
+TEST(Delivery, a_proxy_error_page_is_not_a_refusal_and_the_items_wait_for_the_next_attempt) {
+  SpoolAndServer s;
+  s.spool.set_wire_encoder(&rest::append_metric_json);
+  s.append_points("loss", 0, 1500);
+  // runs/search and runs/create go through; the first log-batch meets a proxy's HTML 413 page.
+  for (int i = 0; i < 2; ++i) s.server.loopback().push_fault(test::Fault::none);
+  s.server.loopback().push_fault(test::Fault::proxy_413);
+
+  const auto first = sync::deliver_spooled_run(s.spool, *s.store, s.run_key);
+  EXPECT_EQ(first.status, sync::DeliveryStatus::unavailable);
+  EXPECT_EQ(first.items_sent, 0);
+  EXPECT_EQ(first.items_rejected, 0);
+  EXPECT_NE(first.error.find("413"), std::string::npos) << first.error;
+  EXPECT_EQ(s.spool.pending_items(s.run_key), 1500);
+  EXPECT_NE(s.spool.get_run(s.run_key)->last_error.find("413"), std::string::npos);
+
+  const auto second = sync::deliver_spooled_run(s.spool, *s.store, s.run_key);
+  ASSERT_EQ(second.status, sync::DeliveryStatus::complete) << second.error;
+  EXPECT_TRUE(has_exactly_points(s.server, s.server_run_id(), "loss", 1500));
+  EXPECT_EQ(s.spool.pending_items(s.run_key), 0);
+}
+
 }  // namespace

@@ -34,6 +34,10 @@ constexpr auto kShutdownTimeout = std::chrono::milliseconds(500);
 // A connection that never sends its first request is dropped after this; it only bounds leaked sessions.
 constexpr auto kFirstRequestTimeout = std::chrono::seconds(60);
 
+/// What nginx answers in front of a server when a body exceeds client_max_body_size.
+constexpr const char* kNginx413 =
+    "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request "
+    "Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 constexpr const char* kFlask404 =
     "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was "
     "not found on the server. If you entered the URL manually please check your spelling and try again.</p>\n";
@@ -279,6 +283,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         res.status = 404;
         res.content_type = "text/html; charset=utf-8";
         res.body = kFlask404;
+        return write(res, std::string::npos, keep_open_);
+      }
+      case Fault::proxy_413: {
+        Response res;
+        res.status = 413;
+        res.content_type = "text/html";
+        res.body = kNginx413;
         return write(res, std::string::npos, keep_open_);
       }
       case Fault::close_after_response: {

@@ -48,6 +48,7 @@ enum class Fault {
   status_500,              ///< answer 500 INTERNAL_ERROR JSON; handler NOT called
   malformed_json,          ///< handler called; answer 200 application/json with its body cut in half (at least "{")
   html_404,                ///< answer Flask's HTML 404 page; handler NOT called
+  proxy_413,               ///< answer nginx's HTML 413 page (a reverse proxy's body size limit); handler NOT called
   close_after_response,    ///< handler called; answer normally (no `Connection: close`), then close (FIN) the
                            ///< connection, as a server does with an idle keep-alive connection
 };

@@ -608,4 +608,36 @@ TEST(Spool, reads_the_block_seed_of_the_fuzz_corpus_as_its_script_describes_it) 
   EXPECT_TRUE(last[0].wire.empty());
 }
 
+TEST(Spool, refuses_a_block_whose_wire_forms_run_past_its_end) {
+  // Found by fuzz_spool_reader: a wire length pointing beyond the block must be an error, not a read past it.
+  TempDir dir;
+  const auto path = dir.file("spool.db");
+  Spool spool(path);
+  auto run = make_run();
+  const auto key = spool.add_run(run);
+  {
+    // Two points of key "m": the first one's wire form claims 1000 bytes, the block holds 3 in all. Reading from
+    // the second point (the first one acknowledged) skips the 1000 bytes first.
+    mlflow::sqlite::Database db(path);
+    const std::string zeros(48, '0');
+    db.exec("INSERT INTO spool_items (seq, run_key, kind, key, n_items, block) VALUES (2, " + std::to_string(key) +
+            ", 4, '', 2, X'020000000100000001000000" "6d" "00000000" + zeros + "e8030000" "00000000" + zeros +
+            "03000000" "7b7d2c')");
+  }
+  for (int reader = 0; reader < 2; ++reader) {
+    try {
+      if (reader == 0) {
+        (void)spool.read_items(key, 1, 10);
+      } else {
+        std::string body;
+        (void)spool.append_wire_metrics(key, 1, 10, body);
+      }
+      FAIL() << "expected MlflowError from reader " << reader;
+    } catch (const mlflow::MlflowError& e) {
+      EXPECT_EQ(e.error_code(), mlflow::ErrorCode::INVALID_STATE);
+      EXPECT_NE(std::string(e.what()).find("damaged metric block"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace

@@ -89,7 +89,7 @@ class Caller {
     }
     transport::Response resp = http_.send(req);
     if (resp.status >= 200 && resp.status < 300) return success_body(ep, resp);
-    throw error_for(ep, resp);
+    fail(ep, resp);
   }
 
   /// POSTs an already encoded JSON body. The buffer is lent to the request and handed back (its capacity
@@ -108,7 +108,7 @@ class Caller {
     } give_back{req.body, body};
     transport::Response resp = http_.send(req);
     if (resp.status >= 200 && resp.status < 300) return success_body(ep, resp);
-    throw error_for(ep, resp);
+    fail(ep, resp);
   }
 
   json::object get(std::string_view path, const Query& query) { return call({"GET", path}, query, nullptr); }
@@ -162,6 +162,28 @@ class Caller {
                         resp.status);
     }
     return std::move(parsed.get_object());
+  }
+
+  /// Throws the error of a non-2xx answer: a NotMlflowAnswer for a 4xx without MLflow's JSON error body that
+  /// error_for does not already name (404/405: no such endpoint; 401/403: credentials).
+  [[noreturn]] void fail(Endpoint ep, const transport::Response& resp) {
+    MlflowError error = error_for(ep, resp);
+    const bool mlflow_json = has_mlflow_error_body(resp.body);
+    if (resp.status >= 400 && resp.status < 500 && !mlflow_json && resp.status != 404 && resp.status != 405 &&
+        resp.status != 401 && resp.status != 403) {
+      throw NotMlflowAnswer(error);
+    }
+    throw error;
+  }
+
+  static bool has_mlflow_error_body(const std::string& body) {
+    try {
+      const auto parsed = parse_json(body);
+      return parsed.is_object() && parsed.get_object().contains("error_code") &&
+             parsed.get_object().at("error_code").is_string();
+    } catch (const DecodeError&) {
+      return false;
+    }
   }
 
   MlflowError error_for(Endpoint ep, const transport::Response& resp) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "mlflow/error.hpp"
 #include "mlflow/tracking_store.hpp"
 #include "tracker/transport/options.hpp"
 
@@ -18,6 +19,14 @@ namespace mlflow::rest {
 
 /// The page size get_metric_history asks for, as MLflow's Python client does (GET_METRIC_HISTORY_MAX_RESULTS).
 inline constexpr std::int64_t METRIC_HISTORY_PAGE_SIZE = 25000;
+
+/// An HTTP error answer that is not MLflow's JSON error (a proxy's or load balancer's page, such as a 400 or 413
+/// in HTML): not the tracking server's verdict on the request, which may succeed later. Thrown by RestStore as an
+/// MlflowError; the uploader keeps the items for another attempt instead of dropping them as refused. A value type.
+class NotMlflowAnswer : public MlflowError {
+ public:
+  explicit NotMlflowAnswer(const MlflowError& error) : MlflowError(error) {}
+};
 
 /// A TrackingStore backed by an MLflow tracking server at "http(s)://host[:port][/prefix]" (MLflow's RestStore).
 /// Encodes requests as the server expects them and maps its answers and errors to MlflowError. Thread-safe: calls

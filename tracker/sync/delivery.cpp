@@ -356,6 +356,8 @@ std::int64_t outstanding(spool::Spool& spool, const spool::RunRecord& run) {
 }
 
 bool is_unavailable(const MlflowError& error) {
+  // A proxy's error page (a 400 or 413 in HTML, ...) is not the server's verdict on the items.
+  if (dynamic_cast<const rest::NotMlflowAnswer*>(&error) != nullptr) return true;
   const auto status = error.http_status();
   if (!status) {
     // No HTTP answer: connection refused, reset, timeout. Errors raised by the client itself before

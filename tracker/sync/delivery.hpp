@@ -22,8 +22,8 @@ inline constexpr const char* LOCAL_RUN_ID_TAG = "mlflow-cpp.local_run_id";
 
 /// True when the error means "the server is not there or not answering now" (no HTTP answer, or 408, 429,
 /// 500, 502, 503, 504), or the answer was not the server's verdict on the data (a 2xx that is not MLflow's
-/// JSON, a redirect, no such endpoint, 401/403), so the same request may succeed later and the items are
-/// kept; false for a refusal of the request itself.
+/// JSON, a redirect, no such endpoint, 401/403, a 4xx page without MLflow's JSON error from a proxy), so the
+/// same request may succeed later and the items are kept; false for a refusal of the request itself.
 bool is_unavailable(const MlflowError& error);
 
 /// runs/search filter that finds the server run made from a local run id.
