@@ -42,6 +42,15 @@ constexpr const char* kFlask404 =
     "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was "
     "not found on the server. If you entered the URL manually please check your spelling and try again.</p>\n";
 
+/// An error page that is not MLflow's JSON (Flask's own, or a proxy's in front of the server).
+Response html_page(int status, const char* content_type, const char* body) {
+  Response res;
+  res.status = status;
+  res.content_type = content_type;
+  res.body = body;
+  return res;
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -278,20 +287,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         res.body = res.body.size() >= 2 ? res.body.substr(0, res.body.size() / 2) : std::string("{");
         return write(res, std::string::npos, keep_open_);
       }
-      case Fault::html_404: {
-        Response res;
-        res.status = 404;
-        res.content_type = "text/html; charset=utf-8";
-        res.body = kFlask404;
-        return write(res, std::string::npos, keep_open_);
-      }
-      case Fault::proxy_413: {
-        Response res;
-        res.status = 413;
-        res.content_type = "text/html";
-        res.body = kNginx413;
-        return write(res, std::string::npos, keep_open_);
-      }
+      case Fault::html_404:
+        return write(html_page(404, "text/html; charset=utf-8", kFlask404), std::string::npos, keep_open_);
+      case Fault::proxy_413:
+        return write(html_page(413, "text/html", kNginx413), std::string::npos, keep_open_);
       case Fault::close_after_response: {
         Response res = impl_.call_handler(record_);
         // The answer itself says nothing about closing: the client only learns it on its next request.
