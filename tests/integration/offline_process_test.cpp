@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -327,9 +329,14 @@ TEST(OfflineProcess, sync_from_an_mlflow_sqlite_file_copies_runs_exactly_once_an
   {
     MlflowClient client{std::optional<std::string>(uri)};
     const auto exp = client.create_experiment("copied");
+    client.set_experiment_tag(exp, "owner", "cpp-team");
     auto run = client.create_run(exp, 1700000000000, {{"team", "cpp"}}, "done-run");
     finished_id = run.info.run_id;
     client.log_param(finished_id, "lr", "0.1");
+    {
+      std::ofstream(w.dir.file("notes.txt")) << "trained on moons\n";
+      client.log_artifact(finished_id, w.dir.file("notes.txt"), "docs");
+    }
     for (int i = 0; i < 2500; ++i) client.log_metric(finished_id, "loss", point_value(i), point_timestamp(i), i);
     client.log_metric(finished_id, "odd", std::nan(""), 1700000000000, 0);
     client.set_terminated(finished_id, RunStatus::FINISHED, 1700000009000);
@@ -356,9 +363,20 @@ TEST(OfflineProcess, sync_from_an_mlflow_sqlite_file_copies_runs_exactly_once_an
   EXPECT_EQ(run->info.start_time, 1700000000000);
   EXPECT_EQ(run->info.end_time, 1700000009000);
   EXPECT_EQ(run->info.run_name, "done-run");
-  EXPECT_EQ(w.server.experiment(run->info.experiment_id)->name, "copied");
+  const auto experiment = w.server.experiment(run->info.experiment_id);
+  EXPECT_EQ(experiment->name, "copied");
+  // The experiment is made with the source's tags (not its artifact location, a path on this machine).
+  const auto owner = std::find_if(experiment->tags.begin(), experiment->tags.end(),
+                                  [](const ExperimentTag& t) { return t.key == "owner"; });
+  ASSERT_NE(owner, experiment->tags.end());
+  EXPECT_EQ(owner->value, "cpp-team");
   ASSERT_NE(run->data.param("lr"), nullptr);
   ASSERT_NE(run->data.tag("team"), nullptr);
+  // The run's files are copied into the server run's artifact root, before its end status.
+  const std::string artifact_root = run->info.artifact_uri.substr(std::string("mlflow-artifacts:/").size());
+  EXPECT_EQ(w.server.artifact(artifact_root + "/docs/notes.txt"), std::optional<std::string>("trained on moons\n"))
+      << run->info.artifact_uri;
+  EXPECT_NE(out.find("1 artifact files copied"), std::string::npos) << out;
 
   // Twice: nothing more.
   const auto batches = w.server.request_count("runs/log-batch");

@@ -49,6 +49,23 @@ bool has_spooled_artifacts(const std::string& spool_path, std::string_view local
   return false;
 }
 
+std::vector<std::pair<std::string, fs::path>> files_to_upload(const fs::path& dir) {
+  std::vector<std::pair<std::string, fs::path>> files;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code stat_ec;
+    if (!it->is_regular_file(stat_ec)) continue;
+    // A file still being copied in has a temporary name until it is complete.
+    if (is_temporary_name(it->path().filename().string())) continue;
+    files.emplace_back(it->path().lexically_relative(dir).generic_string(), it->path());
+  }
+  if (ec) {
+    throw MlflowError(ErrorCode::IO_ERROR, "Cannot read the artifacts in " + dir.string() + ": " + ec.message());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, TrackingStore& server,
                                                const spool::RunRecord& run) {
   return upload_spooled_artifacts(spool_path, server, run, transport::Options::from_env());
@@ -61,18 +78,7 @@ SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, Tr
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return result;
 
-  std::vector<std::pair<std::string, fs::path>> files;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code stat_ec;
-    if (!it->is_regular_file(stat_ec)) continue;
-    // A file still being copied in by the logging process has a temporary name until it is complete.
-    if (is_temporary_name(it->path().filename().string())) continue;
-    files.emplace_back(it->path().lexically_relative(dir).generic_string(), it->path());
-  }
-  if (ec) {
-    throw MlflowError(ErrorCode::IO_ERROR,
-                      "Cannot read the spooled artifacts in " + dir.string() + ": " + ec.message());
-  }
+  auto files = files_to_upload(dir);
   if (files.empty()) {
     fs::remove_all(dir, ec);
     return result;
@@ -81,7 +87,6 @@ SpooledArtifactUpload upload_spooled_artifacts(const std::string& spool_path, Tr
     throw MlflowError(ErrorCode::INVALID_STATE, "The spooled run " + run.local_run_id +
                                                     " has no server run yet; its artifacts are uploaded after it.");
   }
-  std::sort(files.begin(), files.end());
   const Run server_run = server.get_run(run.server_run_id);
   auto repository = open_artifact_repository(server_run.info.artifact_uri, run.target_uri, options);
   for (const auto& [relative, local] : files) {

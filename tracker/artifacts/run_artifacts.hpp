@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "mlflow/tracking_store.hpp"
 #include "storage/spool/spool.hpp"
@@ -28,6 +30,10 @@ std::filesystem::path spooled_artifact_dir(const std::string& spool_path, std::s
 
 /// True when files of that run wait to be uploaded.
 bool has_spooled_artifacts(const std::string& spool_path, std::string_view local_run_id);
+
+/// The regular files under `dir` as (artifact path relative to it, local path), in path order, leaving out files
+/// still being copied in (temporary names). Throws MlflowError (IO_ERROR) when the directory cannot be read.
+std::vector<std::pair<std::string, std::filesystem::path>> files_to_upload(const std::filesystem::path& dir);
 
 /// What upload_spooled_artifacts did. A value type.
 struct SpooledArtifactUpload {

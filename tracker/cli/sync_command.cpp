@@ -80,7 +80,7 @@ class ProgressBar {
 json::object outcome_json(const sync::RunOutcome& r) {
   return json::object{{"run_id", r.run_id},     {"run_name", r.run_name}, {"target", r.target},
                       {"server_run_id", r.server_run_id}, {"state", state_name(r.state)}, {"items", r.items},
-                      {"rejected", r.rejected}, {"note", r.note}};
+                      {"rejected", r.rejected}, {"artifacts", r.artifacts}, {"note", r.note}};
 }
 
 struct SyncFlags {
@@ -129,6 +129,7 @@ int do_sync(CliContext& ctx, const SyncFlags& flags) {
     if (r.state == sync::RunOutcome::State::would_send || r.items > 0) {
       line << ": " << r.items << (r.state == sync::RunOutcome::State::would_send ? " items to send" : " items sent");
     }
+    if (r.artifacts > 0) line << (r.items > 0 ? ", " : ": ") << r.artifacts << " artifact files copied";
     if (!r.server_run_id.empty() && r.server_run_id != r.run_id) line << " (server run " << r.server_run_id << ")";
     if (!r.note.empty()) line << " - " << r.note;
     std::cout << line.str() << std::endl;

@@ -12,6 +12,8 @@
 #include "mlflow/error.hpp"
 #include "storage/sqlite/database.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
+#include "tracker/artifacts/artifact_paths.hpp"
+#include "tracker/artifacts/artifact_repository.hpp"
 #include "tracker/artifacts/run_artifacts.hpp"
 #include "tracker/rest/rest_store.hpp"
 #include "tracker/sync/delivery.hpp"
@@ -178,7 +180,7 @@ void sync_spool(const SyncOptions& o, SyncReport& report, const std::function<vo
 // from an MLflow-format SQLite file
 
 struct SourceRun {
-  std::string run_id, name, experiment_id, experiment_name, user_id, status, lifecycle;
+  std::string run_id, name, experiment_id, experiment_name, user_id, status, lifecycle, artifact_uri;
   std::int64_t start_time = 0;
   std::optional<std::int64_t> end_time;
 };
@@ -188,7 +190,8 @@ std::vector<SourceRun> source_runs(sqlite::Database& db) {
   sqlite::Statement st(db,
                        "SELECT r.run_uuid, coalesce(r.name, ''), r.experiment_id, coalesce(e.name, ''), "
                        "coalesce(r.user_id, ''), coalesce(r.status, 'RUNNING'), coalesce(r.start_time, 0), r.end_time, "
-                       "coalesce(r.lifecycle_stage, 'active') FROM runs r LEFT JOIN experiments e ON "
+                       "coalesce(r.lifecycle_stage, 'active'), coalesce(r.artifact_uri, '') FROM runs r LEFT JOIN "
+                       "experiments e ON "
                        "e.experiment_id = r.experiment_id ORDER BY r.start_time, r.run_uuid");
   while (st.step()) {
     SourceRun r;
@@ -201,6 +204,7 @@ std::vector<SourceRun> source_runs(sqlite::Database& db) {
     r.start_time = st.get_int64(6);
     r.end_time = st.get_optional_int64(7);
     r.lifecycle = st.get_text(8);
+    r.artifact_uri = st.get_text(9);
     out.push_back(std::move(r));
   }
   return out;
@@ -246,13 +250,59 @@ std::vector<std::pair<std::string, std::string>> read_pairs(sqlite::Database& db
   return out;
 }
 
+std::vector<ExperimentTag> experiment_tags(sqlite::Database& db, const std::string& experiment_id) {
+  sqlite::Statement st(db, "SELECT key, coalesce(value, '') FROM experiment_tags WHERE experiment_id = ? ORDER BY key");
+  st.bind(1, experiment_id);
+  std::vector<ExperimentTag> out;
+  while (st.step()) out.push_back(ExperimentTag{st.get_text(0), st.get_text(1)});
+  return out;
+}
+
+/// The server experiment for a source run: the one of the same name, or a new one with the source experiment's
+/// tags. Its artifact location is the server's choice: the source's is a path on this machine.
+std::string target_experiment(sqlite::Database& db, TrackingStore& server, const SourceRun& run) {
+  if (run.experiment_name.empty()) return "0";
+  if (!server.get_experiment_by_name(run.experiment_name)) {
+    try {
+      return server.create_experiment(run.experiment_name, std::nullopt, experiment_tags(db, run.experiment_id));
+    } catch (const MlflowError& e) {
+      if (e.error_code() != ErrorCode::RESOURCE_ALREADY_EXISTS) throw;  // made meanwhile by someone else
+    }
+  }
+  return find_or_create_experiment(server, run.experiment_name);
+}
+
+/// Uploads the files of a source run whose artifacts are a local directory into the server run; returns how many.
+/// Uploading a file again overwrites it with the same bytes, so a sync that was interrupted may simply repeat.
+std::int64_t copy_artifacts(TrackingStore& server, const std::string& target, const SourceRun& run,
+                            const std::string& server_run_id, const SyncOptions& o, RunOutcome& out) {
+  if (run.artifact_uri.empty()) return 0;
+  const std::filesystem::path dir = artifacts::local_path_from_uri(run.artifact_uri);
+  if (dir.empty()) {
+    out.note = "artifacts not copied: " + run.artifact_uri + " is not a local directory";
+    return 0;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return 0;
+  const auto files = artifacts::files_to_upload(dir);
+  if (files.empty()) return 0;
+  const Run server_run = server.get_run(server_run_id);
+  auto repository = artifacts::open_artifact_repository(server_run.info.artifact_uri, target, o.transport);
+  std::int64_t copied = 0;
+  for (const auto& [relative, local] : files) {
+    if (stopped(o)) throw std::runtime_error("interrupted");
+    repository->upload_file(local, artifacts::normalize_artifact_path(relative, "artifact"));
+    ++copied;
+  }
+  return copied;
+}
+
 /// Copies one run; throws MlflowError (unavailable or refused) and keeps the watermark current as it goes.
-void copy_run(sqlite::Database& db, spool::Spool& spool, TrackingStore& server, const SourceRun& run,
-              spool::SyncState& state, RunOutcome& out, const SyncOptions& o,
+void copy_run(sqlite::Database& db, spool::Spool& spool, TrackingStore& server, const std::string& target,
+              const SourceRun& run, spool::SyncState& state, RunOutcome& out, const SyncOptions& o,
               const std::function<void(std::int64_t)>& progress) {
   if (state.server_run_id.empty()) {
-    const std::string experiment_id =
-        run.experiment_name.empty() ? std::string("0") : find_or_create_experiment(server, run.experiment_name);
+    const std::string experiment_id = target_experiment(db, server, run);
     std::string id = find_run_by_local_id(server, experiment_id, run.run_id);
     if (id.empty()) {
       id = server.create_run(experiment_id, run.user_id, run.start_time, {RunTag{LOCAL_RUN_ID_TAG, run.run_id}},
@@ -309,6 +359,11 @@ void copy_run(sqlite::Database& db, spool::Spool& spool, TrackingStore& server, 
     spool.put_sync_state(state);
     out.items += static_cast<std::int64_t>(rows.size());
     progress(static_cast<std::int64_t>(rows.size()));
+  }
+
+  // Before the end status, as the uploader does: a finished run on the server has its files.
+  if (!state.terminal_synced) {
+    out.artifacts = copy_artifacts(server, target, run, state.server_run_id, o, out);
   }
 
   if (!state.terminal_synced && run.status != "RUNNING" && run.status != "SCHEDULED") {
@@ -393,11 +448,11 @@ void sync_sqlite(const SyncOptions& o, SyncReport& report, const std::function<v
       if (c.state.server_run_id.empty()) out.note = "the run will be created";
     } else {
       try {
-        copy_run(db, spool, server, c.run, c.state, out, o, [&](std::int64_t n) {
+        copy_run(db, spool, server, target, c.run, c.state, out, o, [&](std::int64_t n) {
           report.items_sent += n;
           emit(on_event, SyncEvent::Kind::progress, i, count, n, nullptr);
         });
-        out.state = out.items == 0 ? State::up_to_date : State::delivered;
+        out.state = out.items == 0 && out.artifacts == 0 ? State::up_to_date : State::delivered;
       } catch (const MlflowError& e) {
         out.state = State::failed;
         out.note = (is_unavailable(e) ? "the server did not answer: " : "the server refused it: ") + std::string(e.what());

@@ -42,6 +42,7 @@ struct RunOutcome {
   std::string server_run_id;  ///< once known
   std::int64_t items = 0;     ///< sent (or, dry run: to send)
   std::int64_t rejected = 0;  ///< refused one by one by the server
+  std::int64_t artifacts = 0; ///< artifact files copied (sync --from)
   std::string note;           ///< why skipped / what failed
 };
 
