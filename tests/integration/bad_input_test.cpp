@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -41,6 +40,7 @@
 #include "storage/sqlite/sqlite_store.hpp"
 #include "support/fake_mlflow_server.hpp"
 #include "support/loopback_server.hpp"
+#include "support/test_env.hpp"
 #include "tracker/logging/logging_store.hpp"
 #include "tracker/rest/rest_store.hpp"
 #include "tracker/sync/spooled_store.hpp"
@@ -56,70 +56,15 @@ constexpr std::int64_t I64_MAX = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t I64_MIN = std::numeric_limits<std::int64_t>::min();
 constexpr double DBL_MAX_ = std::numeric_limits<double>::max();
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-bad-input-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using mlflow::test::read_file;
+using mlflow::test::ScopedEnv;
+using mlflow::test::TempDir;
+using mlflow::test::write_file;
 
 std::string sqlite_uri(const std::string& absolute_path) { return "sqlite:///" + absolute_path; }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-/// Runs f, which must throw an MlflowError with `code`; returns its message (empty, and a failure, otherwise).
-template <class F>
-std::string error_of(F&& f, ErrorCode code) {
-  try {
-    f();
-  } catch (const MlflowError& e) {
-    EXPECT_EQ(e.error_code(), code) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected MlflowError " << to_string(code) << ", nothing was thrown";
-  return {};
-}
-
-/// Sets an environment variable for the life of the object.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
+/// The message of the MlflowError with `code` that f must throw (expect_error records a failure otherwise).
+std::string error_of(const std::function<void()>& f, ErrorCode code) { return mlflow::test::expect_error(f, code).what(); }
 
 std::vector<Metric> points(const std::string& key, std::int64_t n, std::int64_t first_step = 0) {
   std::vector<Metric> out;
@@ -410,28 +355,28 @@ TEST(BadInput, a_file_of_garbage_is_refused_and_left_untouched) {
   const std::string path = dir.file("garbage.db");
   std::string garbage(8192, '\0');
   for (std::size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>((i * 7919 + 13) % 251);
-  write_bytes(path, garbage);
+  write_file(path, garbage);
   const std::string message = error_of([&] { MlflowClient client(sqlite_uri(path)); }, ErrorCode::INVALID_STATE);
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("not an SQLite database"), std::string::npos) << message;
-  EXPECT_EQ(read_bytes(path), garbage);
+  EXPECT_EQ(read_file(path), garbage);
   EXPECT_FALSE(fs::exists(path + "-journal"));
 
-  write_bytes(path, "name,value\nloss,0.5\n");  // a CSV file
+  write_file(path, "name,value\nloss,0.5\n");  // a CSV file
   error_of([&] { sqlite::SqliteStore store(sqlite_uri(path)); }, ErrorCode::INVALID_STATE);
-  EXPECT_EQ(read_bytes(path), "name,value\nloss,0.5\n");
+  EXPECT_EQ(read_file(path), "name,value\nloss,0.5\n");
 }
 
 TEST(BadInput, a_truncated_or_damaged_store_file_is_a_clear_error_never_a_crash) {
   TempDir dir;
   const std::string path = dir.file("mlflow.db");
   const std::string run_id = make_store_file(path, 20000);
-  const std::string whole = read_bytes(path);
+  const std::string whole = read_file(path);
   ASSERT_GT(whole.size(), 64u * 1024);
 
   // Cut in half (a copy interrupted, a full disk during a copy): what still reads is served, the rest is
   // INVALID_STATE ("database disk image is malformed") naming the file.
-  write_bytes(path, whole.substr(0, whole.size() / 2));
+  write_file(path, whole.substr(0, whole.size() / 2));
   {
     std::optional<sqlite::SqliteStore> store;
     try {
@@ -449,7 +394,7 @@ TEST(BadInput, a_truncated_or_damaged_store_file_is_a_clear_error_never_a_crash)
   // Pages in the middle overwritten: reads that touch them fail cleanly, the rest of the file keeps working.
   std::string damaged = whole;
   for (std::size_t i = whole.size() / 3; i < whole.size() / 3 + 16384; ++i) damaged[i] = static_cast<char>(0xA5);
-  write_bytes(path, damaged);
+  write_file(path, damaged);
   {
     std::optional<sqlite::SqliteStore> store;
     try {
@@ -469,26 +414,26 @@ TEST(BadInput, a_file_made_by_another_program_is_refused_and_left_untouched) {
     sqlite::Database db(other);
     db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('hello');");
   }
-  const std::string before = read_bytes(other);
+  const std::string before = read_file(other);
   const std::string message = error_of([&] { MlflowClient client(sqlite_uri(other)); }, ErrorCode::INVALID_STATE);
   EXPECT_NE(message.find(other), std::string::npos) << message;
-  EXPECT_EQ(read_bytes(other), before) << "the foreign file was modified";
+  EXPECT_EQ(read_file(other), before) << "the foreign file was modified";
 
   // mlflow-cpp's own spool file given as a tracking store.
   const std::string spool_path = dir.file("spool.db");
   { spool::Spool spool(spool_path); }
-  const std::string spool_before = read_bytes(spool_path);
+  const std::string spool_before = read_file(spool_path);
   error_of([&] { sqlite::SqliteStore store(sqlite_uri(spool_path)); }, ErrorCode::INVALID_STATE);
-  EXPECT_EQ(read_bytes(spool_path), spool_before);
+  EXPECT_EQ(read_file(spool_path), spool_before);
 
   // The other way round: an MLflow tracking store, or another program's database, given as the spool.
   const std::string store_path = dir.file("mlflow.db");
   make_store_file(store_path, 10);
-  const std::string store_before = read_bytes(store_path);
+  const std::string store_before = read_file(store_path);
   error_of([&] { spool::Spool spool(store_path); }, ErrorCode::INVALID_STATE);
-  EXPECT_EQ(read_bytes(store_path), store_before) << "the tracking store was modified by the spool";
+  EXPECT_EQ(read_file(store_path), store_before) << "the tracking store was modified by the spool";
   error_of([&] { spool::Spool spool(other); }, ErrorCode::INVALID_STATE);
-  EXPECT_EQ(read_bytes(other), before);
+  EXPECT_EQ(read_file(other), before);
 
   // A directory, and a file in a directory that does not exist.
   error_of([&] { MlflowClient client(sqlite_uri(dir.path().string())); }, ErrorCode::INVALID_PARAMETER_VALUE);

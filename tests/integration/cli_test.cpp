@@ -28,6 +28,7 @@
 #include "mlflow/mlflow.hpp"
 #include "storage/spool/spool.hpp"
 #include "support/fake_mlflow_server.hpp"
+#include "support/test_env.hpp"
 #include "tracker/rest/rest_store.hpp"
 
 extern char** environ;
@@ -39,25 +40,7 @@ namespace {
 
 const std::string kCli = std::string(MLFLOW_BIN_DIR) + "/mlflow-cpp";
 
-/// A fresh temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-cli-test-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using mlflow::test::TempDir;
 
 /// Where children spool when a test does not say: never the user's ~/.local/share/mlflow-cpp.
 const fs::path& scratch_spool_dir() {
@@ -187,6 +170,20 @@ std::vector<std::string> lines_of(const std::string& text) {
     start = end + 1;
   }
   return lines;
+}
+
+/// The first line of `text` that starts with `start` ("" when there is none).
+std::string line_starting(const std::string& text, const std::string& start) {
+  for (const auto& line : lines_of(text))
+    if (line.rfind(start, 0) == 0) return line;
+  return {};
+}
+
+/// The detail of check `name` in the --json report of doctor ("" when there is no such check).
+std::string check_detail(const json::value& report, const std::string& name) {
+  for (const auto& check : report.at("checks").as_array())
+    if (check.at("check").as_string() == name) return std::string(check.at("detail").as_string());
+  return {};
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -842,6 +839,72 @@ TEST_F(CliCredentialsTest, DoctorAndErrorsShowTheUserButNotThePassword) {
   EXPECT_EQ(unsupported.exit_code, 1) << describe(unsupported);
   EXPECT_FALSE(contains(unsupported.out + unsupported.err, kPassword)) << describe(unsupported);
   EXPECT_TRUE(contains(unsupported.err, "ftp://alice:***@" + host_)) << describe(unsupported);
+}
+
+TEST_F(CliCredentialsTest, DoctorSaysTheCredentialsComeFromTheUri) {
+  // Over plain http: the user is named, the password never, and the line warns that it travels unencrypted.
+  auto doctor = run_cli({"--tracking-uri", uri_, "doctor"}, env());
+  ASSERT_EQ(doctor.exit_code, 0) << describe(doctor);
+  expect_masked(doctor, doctor.out);
+  const std::string auth = line_starting(doctor.out, "OK    auth");
+  EXPECT_TRUE(contains(auth, "basic auth as 'alice' from the tracking URI")) << doctor.out;
+  EXPECT_TRUE(contains(auth, "sent unencrypted over http")) << doctor.out;
+  EXPECT_FALSE(contains(doctor.out, "no credentials")) << doctor.out;
+
+  auto as_json = run_cli({"--tracking-uri", uri_, "doctor", "--json"}, env());
+  ASSERT_EQ(as_json.exit_code, 0) << describe(as_json);
+  expect_masked(as_json, as_json.out);
+  const std::string detail = check_detail(parse_json(as_json), "auth");
+  EXPECT_TRUE(contains(detail, "basic auth as 'alice' from the tracking URI")) << as_json.out;
+  EXPECT_TRUE(contains(detail, "sent unencrypted over http")) << as_json.out;
+
+  // A wrong password in the URI: refused, and the fix points at the URI.
+  const std::string wrong_password = "Wr0ng-pw-4d2x";
+  const std::string wrong_uri = "http://alice:" + wrong_password + "@" + host_;
+  auto refused = run_cli({"--tracking-uri", wrong_uri, "doctor"}, env());
+  EXPECT_EQ(refused.exit_code, 1) << describe(refused);
+  const std::string refusal = line_starting(refused.out, "FAIL  auth");
+  EXPECT_TRUE(contains(refusal, "rejected (basic auth as 'alice' from the tracking URI)")) << refused.out;
+  EXPECT_TRUE(contains(refusal, "fix: check the user name and password in the tracking URI")) << refused.out;
+  EXPECT_FALSE(contains(refused.out + refused.err, wrong_password)) << describe(refused);
+  auto refused_json = run_cli({"--tracking-uri", wrong_uri, "doctor", "--json"}, env());
+  EXPECT_EQ(refused_json.exit_code, 1) << describe(refused_json);
+  EXPECT_TRUE(contains(check_detail(parse_json(refused_json), "auth"), "from the tracking URI")) << refused_json.out;
+  EXPECT_FALSE(contains(refused_json.out + refused_json.err, wrong_password)) << describe(refused_json);
+
+  // Credentials in the environment are the ones sent (as by every command): doctor says the URI's are not.
+  EnvChanges with_env = env();
+  with_env["MLFLOW_TRACKING_USERNAME"] = "alice";
+  with_env["MLFLOW_TRACKING_PASSWORD"] = kPassword;
+  auto env_wins = run_cli({"--tracking-uri", wrong_uri, "doctor"}, with_env);
+  EXPECT_EQ(env_wins.exit_code, 0) << describe(env_wins);
+  const std::string sent = line_starting(env_wins.out, "OK    auth");
+  EXPECT_TRUE(contains(sent, "basic auth as 'alice', sent unencrypted over http")) << env_wins.out;
+  EXPECT_TRUE(contains(sent, "the credentials in the tracking URI are not used")) << env_wins.out;
+  EXPECT_FALSE(contains(env_wins.out + env_wins.err, wrong_password)) << describe(env_wins);
+  EXPECT_FALSE(contains(env_wins.out + env_wins.err, kPassword)) << describe(env_wins);
+}
+
+TEST(CliDoctor, UriCredentialsOverHttpsAreNotCalledUnencrypted) {
+  const std::string password = "Tls-pw-7q2m";
+  mlflow::test::FakeMlflowOptions options;
+  options.tls = true;
+  options.basic_auth = std::make_pair(std::string("bob"), password);
+  mlflow::test::FakeMlflowServer fake(options);
+  TempDir dir;
+  const std::string ca = dir.file("server.pem");
+  mlflow::test::write_file(ca, fake.cert_pem());
+  const std::string uri = "https://bob:" + password + "@" + fake.base_url().substr(std::string("https://").size());
+  for (const bool as_json : {false, true}) {
+    std::vector<std::string> args{"--tracking-uri", uri, "doctor"};
+    if (as_json) args.push_back("--json");
+    auto doctor = run_cli(args, {{"MLFLOW_TRACKING_SERVER_CERT_PATH", ca}});
+    ASSERT_EQ(doctor.exit_code, 0) << describe(doctor);
+    const std::string auth = as_json ? check_detail(parse_json(doctor), "auth") : line_starting(doctor.out, "OK    auth");
+    EXPECT_TRUE(contains(auth, "basic auth as 'bob' from the tracking URI")) << doctor.out;
+    EXPECT_FALSE(contains(doctor.out, "unencrypted")) << doctor.out;
+    EXPECT_FALSE(contains(doctor.out + doctor.err, password)) << describe(doctor);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------

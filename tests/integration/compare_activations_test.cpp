@@ -11,16 +11,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "mlflow/client.hpp"
 #include "mlflow/entities.hpp"
+#include "support/test_env.hpp"
 
 extern char** environ;
 
@@ -31,30 +29,11 @@ namespace {
 constexpr const char* kExperiment = "Comparação de Ativações";
 constexpr int kEpochs = 500;  // the program's default, what ./run.sh logs
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-compare-activations-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  std::string tracking_uri() const { return "sqlite:///" + (path_ / "mlflow.db").string(); }
+using mlflow::test::read_file;
+using mlflow::test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+/// The MLflow-format file the program logs into, inside `dir`.
+std::string tracking_uri(const TempDir& dir) { return "sqlite:///" + dir.file("mlflow.db"); }
 
 struct ProcessResult {
   int exit_code = -1;
@@ -72,7 +51,7 @@ ProcessResult run_program(const TempDir& dir) {
   for (char** entry = environ; *entry != nullptr; ++entry) {
     if (std::string_view(*entry).rfind("MLFLOW_", 0) != 0) env_strings.emplace_back(*entry);
   }
-  env_strings.push_back("MLFLOW_TRACKING_URI=" + dir.tracking_uri());
+  env_strings.push_back("MLFLOW_TRACKING_URI=" + tracking_uri(dir));
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -96,8 +75,8 @@ ProcessResult run_program(const TempDir& dir) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read(out_path);
-  result.err = read(err_path);
+  result.out = read_file(out_path);
+  result.err = read_file(err_path);
   return result;
 }
 
@@ -119,7 +98,7 @@ struct Logged {
 };
 
 Logged read_store(const TempDir& dir) {
-  mlflow::MlflowClient client(dir.tracking_uri());
+  mlflow::MlflowClient client(tracking_uri(dir));
   Logged logged;
   const auto experiment = client.get_experiment_by_name(kExperiment);
   if (!experiment) throw std::runtime_error("no experiment named " + std::string(kExperiment));
@@ -139,7 +118,7 @@ Logged read_store(const TempDir& dir) {
 }
 
 bool is_png(const fs::path& path) {
-  const std::string bytes = read(path);
+  const std::string bytes = read_file(path);
   return bytes.size() > 64 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
 }
 
@@ -245,7 +224,7 @@ TEST_F(CompareActivations, artifactsLandWhereMlflowLooks) {
             first_->path() / "mlruns" / logged.parent.info.experiment_id / logged.parent.info.run_id / "artifacts");
   EXPECT_TRUE(is_png(parent_root / "plots" / "loss_curves.png"));
   EXPECT_TRUE(is_png(parent_root / "plots" / "activations.png"));
-  const std::string summary = read(parent_root / "summary.csv");
+  const std::string summary = read_file(parent_root / "summary.csv");
   EXPECT_EQ(summary.rfind("activation,final_loss,final_accuracy", 0), 0u) << summary;
   for (const auto& [name, child] : logged.children) {
     const fs::path root = child.info.artifact_uri;
@@ -255,12 +234,12 @@ TEST_F(CompareActivations, artifactsLandWhereMlflowLooks) {
       EXPECT_TRUE(fs::is_regular_file(root / "weights" / file)) << name << " " << file;
     }
     // 2 inputs x 8 hidden units.
-    const std::string w1 = read(root / "weights" / "w1.csv");
+    const std::string w1 = read_file(root / "weights" / "w1.csv");
     EXPECT_EQ(std::count(w1.begin(), w1.end(), '\n'), 2) << w1;
     EXPECT_EQ(std::count(w1.begin(), w1.end(), ','), 2 * 7) << w1;
   }
   // The client lists them as MLflow's list_artifacts would.
-  mlflow::MlflowClient client(first_->tracking_uri());
+  mlflow::MlflowClient client(tracking_uri(*first_));
   const auto listed = client.list_artifacts(logged.children.at("tanh").info.run_id);
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].path, "plots");
@@ -274,8 +253,8 @@ TEST_F(CompareActivations, sameSeedSameNumbers) {
     EXPECT_EQ(points(a.loss.at(name)), points(b.loss.at(name))) << name;
     EXPECT_EQ(points(a.accuracy.at(name)), points(b.accuracy.at(name))) << name;
     for (const char* file : {"w1.csv", "b1.csv", "w2.csv", "b2.csv"}) {
-      EXPECT_EQ(read(fs::path(a.children.at(name).info.artifact_uri) / "weights" / file),
-                read(fs::path(b.children.at(name).info.artifact_uri) / "weights" / file))
+      EXPECT_EQ(read_file(fs::path(a.children.at(name).info.artifact_uri) / "weights" / file),
+                read_file(fs::path(b.children.at(name).info.artifact_uri) / "weights" / file))
           << name << " " << file;
     }
   }

@@ -27,6 +27,7 @@
 #include "mlflow/client.hpp"
 #include "mlflow/entities.hpp"
 #include "mlflow/fluent.hpp"
+#include "support/test_env.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -41,26 +42,10 @@ std::string read_file(const fs::path& path) {
   return text.str();
 }
 
-/// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlflow-experiments-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  std::string tracking_uri() const { return "sqlite:///" + (path_ / "mlflow.db").string(); }
+using mlflow::test::TempDir;
 
- private:
-  fs::path path_;
-};
+/// The MLflow-format file the programs log into, inside `dir`.
+std::string tracking_uri(const TempDir& dir) { return "sqlite:///" + dir.file("mlflow.db"); }
 
 struct ProcessResult {
   int exit_code = -1;
@@ -73,7 +58,7 @@ struct ProcessResult {
 ProcessResult run_program(const std::string& program, const TempDir& dir) {
   const fs::path out_path = dir.path() / (fs::path(program).filename().string() + ".stdout");
   const fs::path err_path = dir.path() / (fs::path(program).filename().string() + ".stderr");
-  const std::string uri = dir.tracking_uri();
+  const std::string uri = tracking_uri(dir);
   // Everything that allocates happens before fork: the child only makes async-signal-safe calls.
   std::vector<std::string> env_strings;
   for (char** entry = environ; *entry != nullptr; ++entry) {
@@ -182,7 +167,7 @@ void check_program(const std::string& program, const std::string& experiment_nam
   ASSERT_EQ(result.exit_code, 0) << program << " stderr:\n" << result.err;
   EXPECT_EQ(result.out, joined_lines(reference.stdout_lines));
 
-  mlflow::MlflowClient client(dir.tracking_uri());
+  mlflow::MlflowClient client(tracking_uri(dir));
   const std::optional<mlflow::Experiment> experiment = client.get_experiment_by_name(experiment_name);
   ASSERT_TRUE(experiment.has_value()) << "no experiment named " << experiment_name;
   EXPECT_EQ(experiment->name, experiment_name);
@@ -244,7 +229,7 @@ TEST(Experiments, showRunsPrintsTheLatestRunOfEachExperiment) {
     const ProcessResult result = run_program(bin(program), dir);
     ASSERT_EQ(result.exit_code, 0) << program << " stderr:\n" << result.err;
   }
-  mlflow::MlflowClient client(dir.tracking_uri());
+  mlflow::MlflowClient client(tracking_uri(dir));
   const std::string sigmoid_id = client.get_experiment_by_name("Funções de Ativação - Sigmóide")->experiment_id;
   const std::string first_run = client.search_runs({sigmoid_id}).items.at(0).info.run_id;
   const std::int64_t first_start = client.get_run(first_run).info.start_time;
@@ -258,7 +243,7 @@ TEST(Experiments, showRunsPrintsTheLatestRunOfEachExperiment) {
 
   const ProcessResult shown = run_program(bin("show_runs"), dir);
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
-  EXPECT_NE(shown.out.find(dir.tracking_uri()), std::string::npos);
+  EXPECT_NE(shown.out.find(tracking_uri(dir)), std::string::npos);
   EXPECT_NE(shown.out.find(latest_run), std::string::npos) << shown.out;
   EXPECT_EQ(shown.out.find(first_run), std::string::npos) << shown.out;
   for (const ReferenceRun& reference : reference_runs()) {

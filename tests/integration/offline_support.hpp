@@ -22,26 +22,13 @@
 #include "mlflow/entities.hpp"
 #include "storage/spool/spool.hpp"
 #include "support/fake_mlflow_server.hpp"
+#include "support/test_env.hpp"
 
 namespace mlflow::offline_test {
 
 namespace fs = std::filesystem;
 
-/// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("mlflow-cpp-offline-test-" + spool::new_local_id());
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using TempDir = test::TempDir;
 
 /// The deterministic value of point i of a test metric (so that a child process and the test agree).
 inline double point_value(int i) { return i * 0.25 - 3.0; }

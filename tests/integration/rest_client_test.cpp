@@ -3,8 +3,6 @@
 // connection, 3.3 keeps it alive and paginates metric history).
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -19,6 +17,7 @@
 #include "mlflow/error.hpp"
 #include "mlflow/fluent.hpp"
 #include "support/fake_mlflow_server.hpp"
+#include "support/test_env.hpp"
 #include "tracker/rest/rest_store.hpp"
 
 namespace {
@@ -33,6 +32,9 @@ using mlflow::test::FakeMlflowOptions;
 using mlflow::test::FakeMlflowServer;
 using mlflow::test::FaultSpec;
 using mlflow::test::MlflowFlavor;
+using mlflow::test::ScopedEnv;
+using mlflow::test::TempDir;
+using mlflow::test::write_file;
 using namespace std::chrono_literals;
 
 mlflow::transport::Options fast_options() {
@@ -49,32 +51,6 @@ MlflowClient client_for(const FakeMlflowServer& server) {
   return MlflowClient(std::make_shared<mlflow::rest::RestStore>(server.base_url(), fast_options()),
                       server.base_url());
 }
-
-/// Sets environment variables for one test and restores them afterwards.
-class EnvGuard {
- public:
-  void set(const char* name, const char* value) {
-    const char* old = std::getenv(name);
-    saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-    if (value) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~EnvGuard() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) {
-        setenv(it->first.c_str(), it->second->c_str(), 1);
-      } else {
-        unsetenv(it->first.c_str());
-      }
-    }
-  }
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
 
 class RestClientFlavors : public ::testing::TestWithParam<MlflowFlavor> {};
 
@@ -248,14 +224,13 @@ TEST(RestClient, ServerDownIsAClearBoundedError) {
   FakeMlflowServer server;
   const std::string uri = server.base_url();
   server.loopback().stop();
-  EnvGuard env;
-  env.set("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2");
-  env.set("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0");
-  env.set("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0");
-  env.set("MLFLOW_HTTP_REQUEST_TIMEOUT", "2");
+  ScopedEnv retries("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2");
+  ScopedEnv backoff("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0");
+  ScopedEnv jitter("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0");
+  ScopedEnv timeout("MLFLOW_HTTP_REQUEST_TIMEOUT", "2");
   // Without the spool the call itself reports the outage (with it, the run would start offline by design:
   // see offline_process_test).
-  env.set("MLFLOW_CPP_SPOOL", "false");
+  ScopedEnv no_spool("MLFLOW_CPP_SPOOL", "false");
   const auto start = std::chrono::steady_clock::now();
   try {
     MlflowClient client(uri);  // options from the environment, as a user's program gets them
@@ -294,23 +269,13 @@ TEST(RestClient, HttpsServerWithItsCertificate) {
   FakeMlflowOptions fo;
   fo.tls = true;
   FakeMlflowServer server(fo);
-  char tmpl[] = "/tmp/mlflow_rest_client_test_XXXXXX";
-  const int fd = mkstemp(tmpl);
-  ASSERT_GE(fd, 0);
-  const std::string pem = server.cert_pem();
-  ASSERT_EQ(write(fd, pem.data(), pem.size()), static_cast<ssize_t>(pem.size()));
-  close(fd);
+  TempDir dir;
+  const std::string ca = dir.file("ca.pem");
+  write_file(ca, server.cert_pem());
   auto o = fast_options();
-  o.server_cert_path = tmpl;
-  std::string run_id;
-  try {
-    MlflowClient client(std::make_shared<mlflow::rest::RestStore>(server.base_url(), o), server.base_url());
-    run_id = client.create_run("0").info.run_id;
-  } catch (...) {
-    unlink(tmpl);
-    throw;
-  }
-  unlink(tmpl);
+  o.server_cert_path = ca;
+  MlflowClient client(std::make_shared<mlflow::rest::RestStore>(server.base_url(), o), server.base_url());
+  const std::string run_id = client.create_run("0").info.run_id;
   EXPECT_EQ(server.runs().at(0).info.run_id, run_id);
 }
 

@@ -55,8 +55,8 @@ TEST(SpooledArtifacts, aRunStartedOfflineKeepsItsArtifactsUntilItsServerRunExist
 
   server.loopback().stop();
   const mlflow::Run run = client.create_run("0", std::nullopt, {{"mlflow.runName", "offline"}}, "offline");
-  write_file(dir.path / "local" / "plot.png", "\x89PNG fake");
-  client.log_artifact(run.info.run_id, (dir.path / "local" / "plot.png").string(), "plots");
+  write_file(dir.path() / "local" / "plot.png", "\x89PNG fake");
+  client.log_artifact(run.info.run_id, (dir.path() / "local" / "plot.png").string(), "plots");
   client.log_text(run.info.run_id, "written offline", "notes.txt");
 
   // Kept next to the spool, under the run's local id; visible through the client.
@@ -94,7 +94,7 @@ TEST(SpooledArtifacts, aRunStartedOfflineKeepsItsArtifactsUntilItsServerRunExist
 TEST(SpooledArtifacts, fluentArtifactsOfAServerRunGoStraightToTheServer) {
   TempDir dir;
   test::FakeMlflowServer server;
-  ::setenv("MLFLOW_CPP_SPOOL_DIR", dir.path.c_str(), 1);
+  test::ScopedEnv spool_dir("MLFLOW_CPP_SPOOL_DIR", dir.path().c_str());
   mlflow::set_tracking_uri(server.base_url());
   std::string run_id;
   std::string experiment_id;
@@ -102,14 +102,13 @@ TEST(SpooledArtifacts, fluentArtifactsOfAServerRunGoStraightToTheServer) {
     experiment_id = mlflow::set_experiment("fluent-artifacts").experiment_id;
     mlflow::ActiveRun run = mlflow::start_run();
     run_id = run.run_id();
-    write_file(dir.path / "local" / "w.csv", "1,2\n");
-    mlflow::log_artifact((dir.path / "local" / "w.csv").string(), "weights");
+    write_file(dir.path() / "local" / "w.csv", "1,2\n");
+    mlflow::log_artifact((dir.path() / "local" / "w.csv").string(), "weights");
     mlflow::log_text("hello", "hello.txt");
   }
   mlflow::set_tracking_uri("");
-  ::unsetenv("MLFLOW_CPP_SPOOL_DIR");
   const std::string root = experiment_id + "/" + run_id + "/artifacts/";
   EXPECT_EQ(server.artifact(root + "weights/w.csv"), std::optional<std::string>("1,2\n"));
   EXPECT_EQ(server.artifact(root + "hello.txt"), std::optional<std::string>("hello"));
-  EXPECT_FALSE(fs::exists(dir.path / "spool.db.artifacts" / run_id));
+  EXPECT_FALSE(fs::exists(dir.path() / "spool.db.artifacts" / run_id));
 }

@@ -1,21 +1,20 @@
 // The HTTP(S) transport against a real loopback server: keep-alive, reconnects, deadlines, retries, auth, TLS.
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
-#include <iterator>
 #include <cstdio>
+#include <cstdlib>
+#include <deque>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mlflow/error.hpp"
 #include "support/loopback_server.hpp"
+#include "support/test_env.hpp"
 #include "tracker/rest/rest_store.hpp"
 #include "tracker/transport/http_client.hpp"
 
@@ -28,7 +27,11 @@ using mlflow::test::FaultSpec;
 using mlflow::test::LoopbackServer;
 using mlflow::test::RecordedRequest;
 using mlflow::test::Response;
+using mlflow::test::read_file;
+using mlflow::test::ScopedEnv;
 using mlflow::test::ServerOptions;
+using mlflow::test::TempDir;
+using mlflow::test::write_file;
 using mlflow::transport::HttpClient;
 using mlflow::transport::Options;
 using mlflow::transport::Request;
@@ -72,48 +75,15 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/// A temporary file removed at scope end.
+/// A file holding `content` in a directory of its own, removed at scope end.
 class TempFile {
  public:
-  explicit TempFile(const std::string& content) {
-    char tmpl[] = "/tmp/mlflow_http_client_test_XXXXXX";
-    const int fd = mkstemp(tmpl);
-    if (fd < 0) throw std::runtime_error("mkstemp failed");
-    close(fd);
-    path_ = tmpl;
-    std::ofstream(path_) << content;
-  }
-  ~TempFile() { std::filesystem::remove(path_); }
+  explicit TempFile(const std::string& content) { write_file(path_, content); }
   const std::string& path() const { return path_; }
 
  private:
-  std::string path_;
-};
-
-/// Sets environment variables for one test and restores them afterwards.
-class EnvGuard {
- public:
-  void set(const char* name, const char* value) {
-    const char* old = std::getenv(name);
-    saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-    if (value) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~EnvGuard() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) {
-        setenv(it->first.c_str(), it->second->c_str(), 1);
-      } else {
-        unsetenv(it->first.c_str());
-      }
-    }
-  }
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+  TempDir dir_;
+  std::string path_ = dir_.file("file.pem");
 };
 
 // ---- keep-alive and reconnects ----
@@ -561,22 +531,16 @@ TEST(HttpClient, TlsVerifiesTheHostNameAndSendsSni) {
 
 TEST(HttpClient, TlsCertificateForAnotherHostIsRefused) {
   // A certificate for another name, made with the openssl command-line tool in a temporary directory.
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                    ("mlflow_http_client_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  TempDir tmp;
+  const std::filesystem::path dir = tmp.path();
   const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other.example "
                           "-addext subjectAltName=DNS:other.example -keyout " + (dir / "key.pem").string() +
                           " -out " + (dir / "cert.pem").string() + " >/dev/null 2>&1";
   const int rc = std::system(cmd.c_str());
-  auto slurp = [](const std::filesystem::path& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  };
   ServerOptions so;
   so.tls = true;
-  so.cert_pem = rc == 0 ? slurp(dir / "cert.pem") : "";
-  so.key_pem = rc == 0 ? slurp(dir / "key.pem") : "";
-  std::filesystem::remove_all(dir);
+  so.cert_pem = rc == 0 ? read_file(dir / "cert.pem") : "";
+  so.key_pem = rc == 0 ? read_file(dir / "key.pem") : "";
   ASSERT_EQ(rc, 0) << "openssl req failed";
   LoopbackServer server(echo, so);
   TempFile ca(so.cert_pem);
@@ -636,18 +600,18 @@ TEST(HttpClient, TlsClientCertificateFileIsLoaded) {
 // ---- options ----
 
 TEST(HttpClient, OptionsFromEnvironment) {
-  EnvGuard env;
-  env.set("MLFLOW_HTTP_REQUEST_TIMEOUT", "7");
-  env.set("MLFLOW_CPP_HTTP_TOTAL_TIMEOUT", "30.5");
-  env.set("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2");
-  env.set("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "3");
-  env.set("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0.5");
-  env.set("MLFLOW_TRACKING_USERNAME", "u");
-  env.set("MLFLOW_TRACKING_PASSWORD", "p");
-  env.set("MLFLOW_TRACKING_TOKEN", "t");
-  env.set("MLFLOW_TRACKING_INSECURE_TLS", "TRUE");
-  env.set("MLFLOW_TRACKING_SERVER_CERT_PATH", nullptr);
-  env.set("MLFLOW_TRACKING_CLIENT_CERT_PATH", "/c.pem");
+  std::deque<ScopedEnv> env;
+  env.emplace_back("MLFLOW_HTTP_REQUEST_TIMEOUT", "7");
+  env.emplace_back("MLFLOW_CPP_HTTP_TOTAL_TIMEOUT", "30.5");
+  env.emplace_back("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2");
+  env.emplace_back("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "3");
+  env.emplace_back("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0.5");
+  env.emplace_back("MLFLOW_TRACKING_USERNAME", "u");
+  env.emplace_back("MLFLOW_TRACKING_PASSWORD", "p");
+  env.emplace_back("MLFLOW_TRACKING_TOKEN", "t");
+  env.emplace_back("MLFLOW_TRACKING_INSECURE_TLS", "TRUE");
+  env.emplace_back("MLFLOW_TRACKING_SERVER_CERT_PATH", nullptr);
+  env.emplace_back("MLFLOW_TRACKING_CLIENT_CERT_PATH", "/c.pem");
   Options o = Options::from_env();
   EXPECT_EQ(o.request_timeout, 7s);
   EXPECT_EQ(o.total_timeout, 30500ms);
@@ -663,12 +627,12 @@ TEST(HttpClient, OptionsFromEnvironment) {
 }
 
 TEST(HttpClient, OptionDefaultsMatchMlflow3) {
-  EnvGuard env;
+  std::deque<ScopedEnv> env;
   for (const char* name : {"MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_CPP_HTTP_TOTAL_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
                            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER",
                            "MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_SERVER_CERT_PATH",
                            "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"}) {
-    env.set(name, nullptr);
+    env.emplace_back(name, nullptr);
   }
   Options o = Options::from_env();
   EXPECT_EQ(o.request_timeout, 120s);
@@ -680,8 +644,7 @@ TEST(HttpClient, OptionDefaultsMatchMlflow3) {
 }
 
 TEST(HttpClient, InvalidBooleanEnvIsAnError) {
-  EnvGuard env;
-  env.set("MLFLOW_TRACKING_INSECURE_TLS", "yes");
+  ScopedEnv env("MLFLOW_TRACKING_INSECURE_TLS", "yes");
   try {
     Options::from_env();
     FAIL() << "expected an error";

@@ -7,33 +7,24 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "mlflow/client.hpp"
 #include "mlflow/error.hpp"
-#include "storage/spool/spool.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
+#include "support/test_env.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace mlflow;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("mlflow-cpp-logging-store-" + spool::new_local_id());
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using mlflow::test::TempDir;
 
 struct Fixture {
   TempDir dir;
-  std::string uri = "sqlite:///" + (dir.path / "m.db").string();
+  std::string uri = "sqlite:///" + dir.file("m.db");
   std::vector<std::string> errors;
   std::shared_ptr<sqlite::SqliteStore> sqlite = std::make_shared<sqlite::SqliteStore>(uri);
   std::shared_ptr<logging::LoggingStore> store;
@@ -142,7 +133,7 @@ TEST(LoggingStore, synchronous_mode_writes_at_the_call) {
 
 TEST(LoggingStore, open_tracking_store_puts_the_logger_in_front_of_sqlite) {
   TempDir dir;
-  const auto store = open_tracking_store("sqlite:///" + (dir.path / "x.db").string());
+  const auto store = open_tracking_store("sqlite:///" + dir.file("x.db"));
   auto* logging_store = logging::as_logging_store(store.get());
   ASSERT_NE(logging_store, nullptr);
   EXPECT_NE(dynamic_cast<sqlite::SqliteStore*>(&logging_store->inner()), nullptr);

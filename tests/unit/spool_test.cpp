@@ -19,25 +19,14 @@
 
 #include "mlflow/error.hpp"
 #include "storage/sqlite/database.hpp"
+#include "support/test_env.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace mlflow::spool;
 
-/// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("mlflow-cpp-spool-test-" + new_local_id());
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using mlflow::test::TempDir;
 
 RunRecord make_run(const std::string& target = "http://127.0.0.1:5000") {
   RunRecord r;

@@ -3,13 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <limits>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "mlflow/error.hpp"
+#include "support/test_env.hpp"
 
 namespace {
 
@@ -17,31 +16,7 @@ namespace v = mlflow::validation;
 using mlflow::ErrorCode;
 using mlflow::MlflowError;
 
-/// Sets (or unsets) an environment variable for one scope and restores the previous state.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using mlflow::test::ScopedEnv;
 
 constexpr const char* kTruncate = "MLFLOW_TRUNCATE_LONG_VALUES";
 
@@ -193,7 +168,7 @@ TEST(Validation, MetricChecksKeyCharactersThenTimestampThenLength) {
 // ---- values ---------------------------------------------------------------------------------------------
 
 TEST(Validation, ParamValueUpTo6000IsKept) {
-  ScopedEnv env(kTruncate, std::nullopt);
+  ScopedEnv env(kTruncate, nullptr);
   const std::string value(6000, 'p');
   EXPECT_EQ(v::validate_param_value("p", value), value);
   EXPECT_EQ(v::validate_param_value("p", ""), "");
@@ -201,7 +176,7 @@ TEST(Validation, ParamValueUpTo6000IsKept) {
 
 TEST(Validation, LongParamValueIsTruncatedByDefault) {
   // validation-cases: log-param value of 6001 characters -> 200 (cut to 6000).
-  ScopedEnv env(kTruncate, std::nullopt);
+  ScopedEnv env(kTruncate, nullptr);
   EXPECT_EQ(v::validate_param_value("p", std::string(6001, 'p')), std::string(6000, 'p'));
   // Cut at code points, never inside a UTF-8 sequence.
   EXPECT_EQ(v::validate_param_value("p", repeat("é", 6005)), repeat("é", 6000));
@@ -209,7 +184,7 @@ TEST(Validation, LongParamValueIsTruncatedByDefault) {
 
 TEST(Validation, LongTagValueIsTruncatedByDefault) {
   // validation-cases: set-tag value of 8001 characters -> 200 (cut to 8000).
-  ScopedEnv env(kTruncate, std::nullopt);
+  ScopedEnv env(kTruncate, nullptr);
   EXPECT_EQ(v::validate_tag_value("t", std::string(8000, 't')), std::string(8000, 't'));
   EXPECT_EQ(v::validate_tag_value("t", std::string(8001, 't')), std::string(8000, 't'));
 }

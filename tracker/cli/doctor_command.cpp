@@ -145,6 +145,41 @@ void check_sqlite(const std::string& uri, Report& report) {
   }
 }
 
+// The credentials the server will see, in the order HttpClient picks its Authorization header:
+// MLFLOW_TRACKING_USERNAME with MLFLOW_TRACKING_PASSWORD, then MLFLOW_TRACKING_TOKEN, then the tracking URI's
+// "user:password@". Only names are shown; a password or token never is.
+struct Credentials {
+  bool present = false;
+  std::string who;  ///< "basic auth as 'alice'", "bearer token", ...
+  std::string how;  ///< who, with what the user should know about it (plain http, ignored URI credentials)
+  std::string fix;  ///< what to check or set when the server refuses
+};
+
+Credentials credentials_in_use(const transport::Options& options, const transport::BaseUri& uri) {
+  const bool env_basic = !options.username.empty() && !options.password.empty();
+  const bool from_env = env_basic || !options.token.empty();
+  const bool in_uri = !uri.userinfo_user.empty();
+  if (!from_env && !in_uri) {
+    return {false, "no credentials", "no credentials",
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"};
+  }
+  Credentials c;
+  c.present = true;
+  if (from_env) {
+    c.who = env_basic ? "basic auth as '" + options.username + "'" : "bearer token";
+    c.fix = "check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN";
+  } else {
+    c.who = "basic auth as '" + uri.userinfo_user + "' from the tracking URI";
+    c.fix = "check the user name and password in the tracking URI (or set MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD instead)";
+  }
+  c.how = c.who;
+  if (!uri.tls) c.how += ", sent unencrypted over http";
+  // Both set: name the one that is sent, so that nobody edits the other in vain.
+  if (from_env && in_uri) c.how += "; the credentials in the tracking URI are not used";
+  return c;
+}
+
 // Doctor should answer quickly: unless the user chose otherwise, one retry and a short deadline.
 void bound_http_time(int timeout_seconds) {
   const std::string seconds = std::to_string(timeout_seconds);
@@ -210,16 +245,14 @@ void check_http(const std::string& uri, int timeout_seconds, Report& report) {
   const std::string body = trimmed(version.body);
   const bool looks_like_version =
       !body.empty() && body.size() < 64 && body.find('<') == std::string::npos && body.find('{') == std::string::npos;
-  const bool has_credentials = !options.username.empty() || !options.token.empty();
-  const std::string credentials_fix =
-      has_credentials ? "check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN"
-                      : "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN";
+  const Credentials credentials = credentials_in_use(options, http->base_uri());
   if (version.status == 401 || version.status == 403) {
     // MLflow's basic-auth app guards /version too, so this is where missing credentials show first.
     report.fail("auth",
                 "GET /version answered " + std::to_string(version.status) +
-                    (has_credentials ? ": the credentials were rejected" : ": the server wants credentials"),
-                credentials_fix);
+                    (credentials.present ? ": the credentials were rejected (" + credentials.who + ")"
+                                         : ": the server wants credentials"),
+                credentials.fix);
     return;
   }
   if (version.status != 200 || !looks_like_version) {
@@ -234,14 +267,10 @@ void check_http(const std::string& uri, int timeout_seconds, Report& report) {
 
   try {
     const std::string visible = probe_with_client(uri);
-    std::string how = !options.username.empty() ? "basic auth as '" + options.username + "'"
-                      : !options.token.empty()  ? "bearer token"
-                                                : "no credentials";
-    if (has_credentials && !tls) how += ", sent unencrypted over http";
-    report.ok("auth", "experiments/search accepted (" + how + "); " + visible);
+    report.ok("auth", "experiments/search accepted (" + credentials.how + "); " + visible);
   } catch (const MlflowError& e) {
     if (is_auth_error(e)) {
-      report.fail("auth", e.what(), credentials_fix);
+      report.fail("auth", e.what(), credentials.fix);
     } else {
       report.fail("tracking API", e.what(), "check the server's log; the URL may point at the wrong path prefix");
     }
