@@ -34,7 +34,7 @@ mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 kernel=$(uname -r)
 sqlite_version=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo unknown)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
+dirty=$(git status --porcelain -- . ':!docs/BENCHMARKS.md' 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 
 mkdir -p docs
 {
