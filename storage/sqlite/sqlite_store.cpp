@@ -26,7 +26,6 @@ namespace {
 
 constexpr std::string_view RUN_NAME_TAG = "mlflow.runName";
 constexpr std::string_view ACTIVE = "active";
-constexpr std::string_view DELETED = "deleted";
 
 std::int64_t now_ms() {
   using namespace std::chrono;
