@@ -694,14 +694,14 @@ void Spool::mark_inflight(std::int64_t run_key, std::int64_t seq) {
                    [&](void* s) { static_cast<Statement*>(s)->bind(2, seq); });
 }
 
-void Spool::acknowledge(std::int64_t run_key, std::int64_t seq, bool purge) {
+void Spool::acknowledge(std::int64_t run_key, std::int64_t seq, bool purge, std::optional<std::int64_t> maybe_applied) {
   std::lock_guard lock(mutex_);
   Transaction tx(*db_, Transaction::Mode::immediate);
   {
     auto st = db_->cached(
-        "UPDATE spool_runs SET acked_seq = max(acked_seq, ?2), inflight_seq = max(inflight_seq, ?2), "
-        "last_error = '' WHERE run_key = ?1");
-    st->bind(1, run_key).bind(2, seq);
+        "UPDATE spool_runs SET acked_seq = max(acked_seq, ?2), inflight_seq = CASE WHEN ?3 IS NULL THEN "
+        "max(inflight_seq, ?2) ELSE max(acked_seq, ?2, ?3) END, last_error = '' WHERE run_key = ?1");
+    st->bind(1, run_key).bind(2, seq).bind(3, maybe_applied);
     st->run();
   }
   if (purge) {

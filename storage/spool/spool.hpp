@@ -170,8 +170,11 @@ class Spool {
   /// Notes that a request holding the run's items up to `seq` is about to be sent.
   void mark_inflight(std::int64_t run_key, std::int64_t seq);
   /// The server acknowledged every item up to `seq`: the watermark moves and, with `purge`, those items are
-  /// deleted (else purge_acknowledged() deletes them later, in one go).
-  void acknowledge(std::int64_t run_key, std::int64_t seq, bool purge = true);
+  /// deleted (else purge_acknowledged() deletes them later, in one go). With `maybe_applied`, the caller knows
+  /// that no item after it can have reached the server: the in-flight mark becomes max(watermark, maybe_applied),
+  /// lower than it was if a window was marked ahead, so the next delivery does not check those items again.
+  void acknowledge(std::int64_t run_key, std::int64_t seq, bool purge = true,
+                   std::optional<std::int64_t> maybe_applied = std::nullopt);
   /// Deletes the items of a run at or below its watermark.
   void purge_acknowledged(std::int64_t run_key);
 

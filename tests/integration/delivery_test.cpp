@@ -107,6 +107,24 @@ TEST(Delivery, metrics_with_and_without_wire_forms_and_params_between_them_arriv
   EXPECT_TRUE(s.spool.read_items(s.run_key, 0, 10).empty());  // delivered blocks are purged
 }
 
+TEST(Delivery, after_a_complete_delivery_the_next_one_sends_new_points_without_asking_for_history) {
+  // The builder marks a window ahead in flight; a delivery that got every answer must take that back, or the
+  // next pass (a moment later, while a program logs) would fetch the metric history of every key first.
+  SpoolAndServer s;
+  s.spool.set_wire_encoder(&rest::append_metric_json);
+  s.append_points("loss", 0, 1500);
+  ASSERT_EQ(sync::deliver_spooled_run(s.spool, *s.store, s.run_key).status, sync::DeliveryStatus::complete);
+  const auto run = s.spool.get_run(s.run_key);
+  EXPECT_EQ(run->inflight_seq, run->acked_seq);
+
+  s.append_points("loss", 1500, 2000);
+  const auto next = sync::deliver_spooled_run(s.spool, *s.store, s.run_key);
+  ASSERT_EQ(next.status, sync::DeliveryStatus::complete) << next.error;
+  EXPECT_EQ(next.items_sent, 500);
+  EXPECT_EQ(s.server.request_count("metrics/get-history"), 0u);
+  EXPECT_TRUE(has_exactly_points(s.server, s.server_run_id(), "loss", 2000));
+}
+
 TEST(Delivery, a_refused_request_is_taken_apart_and_everything_else_arrives) {
   SpoolAndServer s;
   s.spool.set_wire_encoder(&rest::append_metric_json);
@@ -140,6 +158,9 @@ TEST(Delivery, an_outage_in_the_middle_keeps_what_was_acknowledged_and_sends_not
   EXPECT_EQ(first.status, sync::DeliveryStatus::unavailable);
   EXPECT_EQ(first.items_sent, 3000);
   EXPECT_EQ(s.spool.pending_items(s.run_key), 2000);
+  // Only the request without an answer may be on the server: the in-flight mark ends with its last point.
+  const auto after = s.spool.get_run(s.run_key);
+  EXPECT_EQ(after->inflight_seq, after->acked_seq + 1000);
   const std::string run_id = s.server_run_id();
   EXPECT_TRUE(has_exactly_points(s.server, run_id, "loss", 3000));
   s.server.loopback().clear_faults();

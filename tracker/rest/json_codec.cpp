@@ -101,22 +101,9 @@ void write_value(const json::value& v, std::string& out) {
     case json::kind::uint64:
       out += std::to_string(v.get_uint64());
       return;
-    case json::kind::double_: {
-      const double d = v.get_double();
-      if (!std::isfinite(d)) {
-        write_value(encode_double(d), out);
-        return;
-      }
-      char buf[64];
-      auto res = std::to_chars(buf, buf + sizeof buf, d);
-      out.append(buf, res.ptr);
-      // Shortest form may look like an integer ("5", "-0"); a reader would then take it as one and -0.0 would
-      // lose its sign. Keep it a double, as Python's json.dumps does ("5.0", "-0.0").
-      if (std::string_view(buf, static_cast<std::size_t>(res.ptr - buf)).find_first_of(".e") == std::string_view::npos) {
-        out += ".0";
-      }
+    case json::kind::double_:
+      append_json_double(out, v.get_double());
       return;
-    }
     case json::kind::string:
       out += json::serialize(v.get_string());
       return;

@@ -151,7 +151,6 @@ class RequestQueue {
         lock.unlock();
         acknowledge(seq);
         lock.lock();
-        acked_written_ = std::max(acked_written_, seq);
         continue;
       }
       if (queue_.size() < CAPACITY) break;
@@ -189,11 +188,6 @@ class RequestQueue {
     if (spare_.size() < CAPACITY + 2) spare_.push_back(std::move(buffer));
     changed_.notify_all();
   }
-  /// Up to where the builder wrote acknowledgements into the spool.
-  std::int64_t acknowledgements_written() {
-    std::lock_guard lock(mutex_);
-    return acked_written_;
-  }
   void cancel() {
     std::lock_guard lock(mutex_);
     cancelled_ = true;
@@ -218,7 +212,6 @@ class RequestQueue {
   std::deque<EncodedRequest> queue_;
   std::vector<std::string> spare_;
   std::int64_t ack_ = 0;
-  std::int64_t acked_written_ = 0;
   std::size_t acks_unwritten_ = 0;
   bool done_ = false;
   bool cancelled_ = false;
@@ -288,11 +281,14 @@ std::int64_t send_metrics_pipelined(spool::Spool& spool, rest::RestStore& server
       if (thread.joinable()) thread.join();
     }
   } join{queue, builder};
-  // What the server acknowledged stays acknowledged, however this ends.
+  // Beyond `acked`, only the request whose answer never came may be on the server: everything else the builder
+  // marked in flight ahead was not sent, or was refused. The mark is brought back to that, so that the next
+  // delivery checks only what may really be there (what the server acknowledged stays acknowledged too).
+  std::int64_t maybe_applied = acked;
   auto write_acknowledgement = [&] {
     queue.cancel();
     if (builder.joinable()) builder.join();
-    if (acked > queue.acknowledgements_written()) spool.acknowledge(run_key, acked, true);
+    spool.acknowledge(run_key, acked, true, std::max(acked, maybe_applied));
   };
   EncodedRequest request;
   try {
@@ -301,7 +297,10 @@ std::int64_t send_metrics_pipelined(spool::Spool& spool, rest::RestStore& server
       try {
         server.post_log_batch(request.body);
       } catch (const MlflowError& e) {
-        if (is_unavailable(e)) throw Unavailable{e.what()};
+        if (is_unavailable(e)) {
+          maybe_applied = request.last_seq;
+          throw Unavailable{e.what()};
+        }
         refused = true;
         break;
       }
